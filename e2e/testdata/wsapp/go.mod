@@ -1,0 +1,3 @@
+module wsapp
+
+go 1.22

@@ -1,0 +1,313 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ingot-paas/ingot/internal/cli"
+	"github.com/ingot-paas/ingot/pkg/client"
+)
+
+// Commands returns the server commands of the ingot binary: up and one
+// per component.
+func Commands() []*cobra.Command {
+	return []*cobra.Command{upCommand(), controllerCommand(), deaCommand(), routerCommand(), healthmgrCommand()}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// ingotHome is $INGOT_HOME, default ~/.ingot.
+func ingotHome() string {
+	if h := os.Getenv("INGOT_HOME"); h != "" {
+		return h
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".ingot"
+	}
+	return filepath.Join(home, ".ingot")
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+type logFlags struct{ level, format string }
+
+func (l *logFlags) add(cmd *cobra.Command, format string) {
+	cmd.Flags().StringVar(&l.level, "log-level", envOr("INGOT_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&l.format, "log-format", envOr("INGOT_LOG_FORMAT", format), "log format: text or json")
+}
+
+func upCommand() *cobra.Command {
+	var (
+		o    Options
+		lf   logFlags
+		home string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole platform on this machine",
+		Long: `Run the whole platform in one process: embedded NATS, the Cloud Controller on
+SQLite, a local blobstore, a DEA with its stager, the router and the health
+manager. The CLI is configured to target it, so 'ingot push' works right away.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), lf.level, lf.format)
+			if err != nil {
+				return err
+			}
+			if o.DataDir == "" {
+				o.DataDir = filepath.Join(home, "data")
+			}
+			o.Log = log
+			ctx, stop := signalContext()
+			defer stop()
+			start := time.Now()
+			p, err := Start(ctx, o)
+			if err != nil {
+				return err
+			}
+			if err := writeCLIConfig(ctx, p); err != nil {
+				_ = p.Stop()
+				return fmt.Errorf("configure the CLI: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "ingot is up (%.1fs)\n\n", time.Since(start).Seconds())
+			fmt.Fprintf(out, "  API:       %s\n", p.APIURL)
+			fmt.Fprintf(out, "  Router:    %s\n", p.RouterURL)
+			fmt.Fprintf(out, "  Domain:    %s   (apps at http://NAME.%s%s)\n", p.Domain, p.Domain, portSuffix(p.RouterURL))
+			fmt.Fprintf(out, "  Admin:     %s / %s\n", p.Admin.Username, p.Admin.Password)
+			fmt.Fprintf(out, "  Data dir:  %s\n\n", o.DataDir)
+			fmt.Fprintf(out, "The CLI now targets this platform: try 'ingot push' in examples/go.\nPress Ctrl-C to stop.\n")
+			p.Wait(ctx)
+			fmt.Fprintln(out, "\nstopping: app instances and components are shutting down")
+			return p.Stop()
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", ingotHome(), "ingot home ($INGOT_HOME)")
+	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", ""), "data directory (default $INGOT_HOME/data)")
+	cmd.Flags().StringVar(&o.APIAddr, "api-addr", envOr("INGOT_API_ADDR", DefaultAPIAddr), "API listen address")
+	cmd.Flags().StringVar(&o.RouterAddr, "router-addr", envOr("INGOT_ROUTER_ADDR", DefaultRouterAddr), "router listen address")
+	cmd.Flags().StringVar(&o.Domain, "domain", envOr("INGOT_DOMAIN", DefaultDomain), "shared apps domain")
+	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "external NATS URL (default: run an embedded server)")
+	cmd.Flags().StringVar(&o.NATSAddr, "nats-addr", envOr("INGOT_NATS_ADDR", fmt.Sprintf("127.0.0.1:%d", 9222)), "embedded NATS listen address")
+	cmd.Flags().IntVar(&o.DEAs, "deas", 1, "number of DEAs to run")
+	lf.add(cmd, "text")
+	return cmd
+}
+
+func portSuffix(u string) string {
+	i := strings.LastIndex(u, ":")
+	if i < 0 || strings.HasSuffix(u, ":80") {
+		return ""
+	}
+	return u[i:]
+}
+
+// writeCLIConfig logs in as the admin and targets the default org and
+// space, so the CLI needs no login step.
+func writeCLIConfig(ctx context.Context, p *Platform) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tok, err := client.Login(ctx, p.APIURL, p.Admin.Username, p.Admin.Password)
+	if err != nil {
+		return err
+	}
+	cfg := &cli.Config{
+		API: p.APIURL, Username: p.Admin.Username, Password: p.Admin.Password,
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, RouterURL: p.RouterURL,
+	}
+	c, err := client.New(client.Config{APIURL: p.APIURL, Token: client.StaticToken(tok.AccessToken)})
+	if err != nil {
+		return err
+	}
+	org, err := c.GetOrgByName(ctx, "ingot")
+	if err != nil {
+		return err
+	}
+	space, err := c.GetSpaceByName(ctx, org.GUID, "dev")
+	if err != nil {
+		return err
+	}
+	cfg.OrgGUID, cfg.OrgName, cfg.SpaceGUID, cfg.SpaceName = org.GUID, org.Name, space.GUID, space.Name
+	return cli.SaveConfig(cfg)
+}
+
+// standalone runs one component until a signal arrives.
+func standalone(cmd *cobra.Command, lf logFlags, name string, start func(ctx context.Context, p *Platform, log *slog.Logger) error) error {
+	log, err := newLogger(cmd.ErrOrStderr(), lf.level, lf.format)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	runCtx, cancel := context.WithCancel(context.Background())
+	p := &Platform{log: log, cancel: cancel}
+	if err := start(runCtx, p, log); err != nil {
+		_ = p.Stop()
+		return err
+	}
+	log.Info("component-started", "component", name)
+	p.Wait(ctx)
+	return p.Stop()
+}
+
+func requireNATS(url string) error {
+	if url == "" {
+		return errors.New("--nats is required (for example nats://127.0.0.1:4222)")
+	}
+	return nil
+}
+
+func controllerCommand() *cobra.Command {
+	var (
+		o  ControllerOptions
+		lf logFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the Cloud Controller alone, against an external NATS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireNATS(o.NATSURL); err != nil {
+				return err
+			}
+			return standalone(cmd, lf, "controller", func(ctx context.Context, p *Platform, log *slog.Logger) error {
+				admin, first, err := loadOrCreateAdmin(o.DataDir)
+				if err != nil {
+					return err
+				}
+				if first {
+					fmt.Fprintf(cmd.OutOrStdout(), "admin credentials: %s / %s\n", admin.Username, admin.Password)
+				}
+				o.Admin, o.Log = admin, log
+				cc, err := StartController(ctx, p, o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "controller listening at %s\n", cc.URL())
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "controller")), "data directory")
+	cmd.Flags().StringVar(&o.ListenAddr, "api-addr", envOr("INGOT_API_ADDR", DefaultAPIAddr), "API listen address")
+	cmd.Flags().StringVar(&o.Domain, "domain", envOr("INGOT_DOMAIN", DefaultDomain), "shared apps domain")
+	cmd.Flags().StringVar(&o.RouterURL, "router-url", envOr("INGOT_ROUTER_URL", ""), "public router URL, shown to users")
+	cmd.Flags().StringVar(&o.DatabaseURL, "database-url", envOr("INGOT_DATABASE_URL", ""), "PostgreSQL URL (default: SQLite in the data dir)")
+	lf.add(cmd, "json")
+	return cmd
+}
+
+func deaCommand() *cobra.Command {
+	var (
+		o  DEAOptions
+		lf logFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "dea",
+		Short: "Run a DEA (execution agent, with its stager) against an external NATS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireNATS(o.NATSURL); err != nil {
+				return err
+			}
+			return standalone(cmd, lf, "dea", func(ctx context.Context, p *Platform, log *slog.Logger) error {
+				o.Log = log
+				_, err := StartDEA(ctx, p, o)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "dea")), "data directory")
+	lf.add(cmd, "json")
+	return cmd
+}
+
+func routerCommand() *cobra.Command {
+	var (
+		o  RouterOptions
+		lf logFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "router",
+		Short: "Run a router against an external NATS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireNATS(o.NATSURL); err != nil {
+				return err
+			}
+			return standalone(cmd, lf, "router", func(ctx context.Context, p *Platform, log *slog.Logger) error {
+				o.Log = log
+				rt, err := StartRouter(ctx, p, o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "router listening at %s\n", httpURL(rt.Addr()))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+	cmd.Flags().StringVar(&o.ListenAddr, "router-addr", envOr("INGOT_ROUTER_ADDR", DefaultRouterAddr), "listen address")
+	lf.add(cmd, "json")
+	return cmd
+}
+
+func healthmgrCommand() *cobra.Command {
+	var (
+		o  HealthManagerOptions
+		lf logFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "healthmgr",
+		Short: "Run a health manager against an external NATS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireNATS(o.NATSURL); err != nil {
+				return err
+			}
+			return standalone(cmd, lf, "healthmgr", func(ctx context.Context, p *Platform, log *slog.Logger) error {
+				o.Log = log
+				return StartHealthManager(ctx, p, o)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+	lf.add(cmd, "json")
+	return cmd
+}

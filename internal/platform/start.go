@@ -1,0 +1,256 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ingot-paas/ingot/internal/backend/process"
+	"github.com/ingot-paas/ingot/internal/blobstore"
+	"github.com/ingot-paas/ingot/internal/bus"
+	"github.com/ingot-paas/ingot/internal/controller"
+	"github.com/ingot-paas/ingot/internal/dea"
+	"github.com/ingot-paas/ingot/internal/healthmgr"
+	"github.com/ingot-paas/ingot/internal/logs"
+	"github.com/ingot-paas/ingot/internal/router"
+	"github.com/ingot-paas/ingot/internal/stager"
+	"github.com/ingot-paas/ingot/internal/store/sqlstore"
+)
+
+// Start boots every component and returns once the API answers and a DEA
+// has advertised, so a push can begin at once.
+func Start(ctx context.Context, opts Options) (*Platform, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	admin, first, err := loadOrCreateAdmin(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	p := &Platform{Domain: opts.Domain, Admin: admin, FirstStart: first, log: opts.Log, cancel: cancel}
+	fail := func(err error) (*Platform, error) {
+		_ = p.Stop()
+		return nil, err
+	}
+
+	natsURL := opts.NATSURL
+	if natsURL == "" {
+		e, err := bus.StartEmbedded(opts.NATSAddr)
+		if err != nil {
+			return fail(err)
+		}
+		p.closers = append(p.closers, e.Shutdown)
+		natsURL = e.URL()
+	}
+	p.NATSURL = natsURL
+
+	// Router first, so it is listening for registrations; then the
+	// controller; then DEAs, which register with both.
+	rt, err := StartRouter(runCtx, p, RouterOptions{NATSURL: natsURL, ListenAddr: opts.RouterAddr, Log: opts.Log})
+	if err != nil {
+		return fail(err)
+	}
+	p.RouterURL = httpURL(rt.Addr())
+
+	cc, err := StartController(runCtx, p, ControllerOptions{
+		NATSURL: natsURL, DataDir: opts.DataDir, ListenAddr: opts.APIAddr,
+		Domain: opts.Domain, Admin: admin, RouterURL: p.RouterURL, Log: opts.Log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	p.APIURL = cc.URL()
+
+	for i := 0; i < opts.DEAs; i++ {
+		dir := filepath.Join(opts.DataDir, "dea")
+		if opts.DEAs > 1 {
+			dir = filepath.Join(opts.DataDir, fmt.Sprintf("dea-%d", i))
+		}
+		if _, err := StartDEA(runCtx, p, DEAOptions{NATSURL: natsURL, DataDir: dir, CFAPI: p.APIURL, Log: opts.Log}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := StartHealthManager(runCtx, p, HealthManagerOptions{NATSURL: natsURL, Log: opts.Log}); err != nil {
+		return fail(err)
+	}
+	if err := waitReady(ctx, p.APIURL); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// waitReady polls the API root until it answers.
+func waitReady(ctx context.Context, apiURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/", nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("api at %s not ready: %w", apiURL, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func connect(url, name string, log *slog.Logger) (*bus.NATS, error) {
+	return bus.Connect(bus.Options{URL: url, Name: name}, log.With("component", name))
+}
+
+// RouterOptions configures one router.
+type RouterOptions struct {
+	NATSURL    string
+	ListenAddr string
+	Log        *slog.Logger
+}
+
+// StartRouter runs a router under p.
+func StartRouter(ctx context.Context, p *Platform, o RouterOptions) (*router.Router, error) {
+	b, err := connect(o.NATSURL, "router", o.Log)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, b.Close)
+	log := o.Log.With("component", "router")
+	rt, err := router.New(router.Config{ListenAddr: o.ListenAddr}, router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}, log)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	p.run("router", rt.Run, ctx)
+	return rt, nil
+}
+
+// ControllerOptions configures one controller.
+type ControllerOptions struct {
+	NATSURL    string
+	DataDir    string
+	ListenAddr string
+	Domain     string
+	Admin      Credentials
+	RouterURL  string
+	// DatabaseURL selects PostgreSQL ("postgres://..."); empty = SQLite in
+	// DataDir.
+	DatabaseURL string
+	Log         *slog.Logger
+}
+
+// StartController runs the Cloud Controller (with its log store) under p.
+func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*controller.Controller, error) {
+	log := o.Log.With("component", "controller")
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	var (
+		st  *sqlstore.Store
+		err error
+	)
+	if o.DatabaseURL != "" {
+		st, err = sqlstore.Open(ctx, sqlstore.Config{Driver: "postgres", DSN: o.DatabaseURL})
+	} else {
+		st, err = sqlstore.OpenSQLite(ctx, filepath.Join(o.DataDir, "ingot.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	p.closers = append(p.closers, func() { _ = st.Close() })
+	blobs, err := blobstore.NewLocal(filepath.Join(o.DataDir, "blobs"))
+	if err != nil {
+		return nil, fmt.Errorf("open blobstore: %w", err)
+	}
+	b, err := connect(o.NATSURL, "controller", o.Log)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, b.Close)
+	logStore := logs.NewStore(logs.Config{})
+	col, err := logs.Collect(b, logStore, log)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, col.Stop)
+	cc, err := controller.New(controller.Config{
+		ListenAddr:    o.ListenAddr,
+		Domain:        o.Domain,
+		DataDir:       o.DataDir,
+		AdminUsername: o.Admin.Username,
+		AdminPassword: o.Admin.Password,
+		RouterURL:     o.RouterURL,
+	}, controller.Deps{Bus: b, Store: st, Blobs: blobs, Logs: logStore, Emitter: logs.NewEmitter(b, log)}, log)
+	if err != nil {
+		return nil, fmt.Errorf("controller: %w", err)
+	}
+	p.run("controller", cc.Run, ctx)
+	return cc, nil
+}
+
+// DEAOptions configures one DEA and its stager.
+type DEAOptions struct {
+	NATSURL string
+	DataDir string
+	CFAPI   string
+	Log     *slog.Logger
+}
+
+// StartDEA runs a DEA with the process backend under p.
+func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) {
+	log := o.Log.With("component", "dea")
+	be, err := process.New(process.Config{RootDir: filepath.Join(o.DataDir, "containers")}, log)
+	if err != nil {
+		return nil, fmt.Errorf("process backend: %w", err)
+	}
+	b, err := connect(o.NATSURL, "dea", o.Log)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, b.Close)
+	em := logs.NewEmitter(b, log)
+	httpc := &http.Client{Timeout: 30 * time.Minute}
+	st, err := stager.New(stager.Config{Stack: "host"}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
+	if err != nil {
+		return nil, fmt.Errorf("stager: %w", err)
+	}
+	d, err := dea.New(dea.Config{DataDir: o.DataDir}, dea.Deps{Bus: b, Backend: be, Stager: st, Logs: em, HTTP: httpc}, log)
+	if err != nil {
+		return nil, fmt.Errorf("dea: %w", err)
+	}
+	p.run("dea", d.Run, ctx)
+	return d, nil
+}
+
+// HealthManagerOptions configures a health manager.
+type HealthManagerOptions struct {
+	NATSURL string
+	Log     *slog.Logger
+}
+
+// StartHealthManager runs a health manager under p.
+func StartHealthManager(ctx context.Context, p *Platform, o HealthManagerOptions) error {
+	log := o.Log.With("component", "healthmgr")
+	b, err := connect(o.NATSURL, "healthmgr", o.Log)
+	if err != nil {
+		return err
+	}
+	p.closers = append(p.closers, b.Close)
+	hm, err := healthmgr.New(healthmgr.Config{}, healthmgr.Deps{Bus: b}, log)
+	if err != nil {
+		return fmt.Errorf("health manager: %w", err)
+	}
+	p.run("healthmgr", hm.Run, ctx)
+	return nil
+}
