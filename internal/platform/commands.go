@@ -99,7 +99,7 @@ manager. The CLI is configured to target it, so 'ingot push' works right away.`,
 			if err != nil {
 				return err
 			}
-			if err := writeCLIConfig(ctx, p); err != nil {
+			if err := ConfigureCLI(ctx, p); err != nil {
 				_ = p.Stop()
 				return fmt.Errorf("configure the CLI: %w", err)
 			}
@@ -136,9 +136,9 @@ func portSuffix(u string) string {
 	return u[i:]
 }
 
-// writeCLIConfig logs in as the admin and targets the default org and
+// ConfigureCLI logs in as the admin and targets the default org and
 // space, so the CLI needs no login step.
-func writeCLIConfig(ctx context.Context, p *Platform) error {
+func ConfigureCLI(ctx context.Context, p *Platform) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	tok, err := client.Login(ctx, p.APIURL, p.Admin.Username, p.Admin.Password)

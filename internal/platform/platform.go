@@ -34,6 +34,9 @@ type Options struct {
 	// NATSAddr.
 	NATSURL  string
 	NATSAddr string
+	// MaxPackageBytes and MaxPackageFiles bound uploads (0 = defaults).
+	MaxPackageBytes int64
+	MaxPackageFiles int
 	// DEAs is how many DEAs to run (default 1).
 	DEAs int
 	// Log receives every component's logs.
@@ -90,6 +93,9 @@ type Platform struct {
 	errMu   sync.Mutex
 	errs    []error
 	closers []func()
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Credentials of the admin user.
@@ -166,8 +172,13 @@ func (p *Platform) run(name string, f func(ctx context.Context) error, ctx conte
 }
 
 // Stop stops every component (apps first: DEAs stop their instances) and
-// waits for them.
+// waits for them. It is safe to call more than once.
 func (p *Platform) Stop() error {
+	p.stopOnce.Do(func() { p.stopErr = p.stop() })
+	return p.stopErr
+}
+
+func (p *Platform) stop() error {
 	p.cancel()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()

@@ -63,6 +63,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	cc, err := StartController(runCtx, p, ControllerOptions{
 		NATSURL: natsURL, DataDir: opts.DataDir, ListenAddr: opts.APIAddr,
 		Domain: opts.Domain, Admin: admin, RouterURL: p.RouterURL, Log: opts.Log,
+		MaxPackageBytes: opts.MaxPackageBytes, MaxPackageFiles: opts.MaxPackageFiles,
 	})
 	if err != nil {
 		return fail(err)
@@ -74,7 +75,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		if opts.DEAs > 1 {
 			dir = filepath.Join(opts.DataDir, fmt.Sprintf("dea-%d", i))
 		}
-		if _, err := StartDEA(runCtx, p, DEAOptions{NATSURL: natsURL, DataDir: dir, CFAPI: p.APIURL, Log: opts.Log}); err != nil {
+		if _, err := StartDEA(runCtx, p, DEAOptions{NATSURL: natsURL, DataDir: dir, Log: opts.Log}); err != nil {
 			return fail(err)
 		}
 	}
@@ -147,7 +148,10 @@ type ControllerOptions struct {
 	// DatabaseURL selects PostgreSQL ("postgres://..."); empty = SQLite in
 	// DataDir.
 	DatabaseURL string
-	Log         *slog.Logger
+	// MaxPackageBytes and MaxPackageFiles bound uploads (0 = defaults).
+	MaxPackageBytes int64
+	MaxPackageFiles int
+	Log             *slog.Logger
 }
 
 // StartController runs the Cloud Controller (with its log store) under p.
@@ -185,12 +189,14 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 	}
 	p.closers = append(p.closers, col.Stop)
 	cc, err := controller.New(controller.Config{
-		ListenAddr:    o.ListenAddr,
-		Domain:        o.Domain,
-		DataDir:       o.DataDir,
-		AdminUsername: o.Admin.Username,
-		AdminPassword: o.Admin.Password,
-		RouterURL:     o.RouterURL,
+		ListenAddr:      o.ListenAddr,
+		Domain:          o.Domain,
+		DataDir:         o.DataDir,
+		AdminUsername:   o.Admin.Username,
+		AdminPassword:   o.Admin.Password,
+		RouterURL:       o.RouterURL,
+		MaxPackageBytes: o.MaxPackageBytes,
+		MaxPackageFiles: o.MaxPackageFiles,
 	}, controller.Deps{Bus: b, Store: st, Blobs: blobs, Logs: logStore, Emitter: logs.NewEmitter(b, log)}, log)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
@@ -203,7 +209,6 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 type DEAOptions struct {
 	NATSURL string
 	DataDir string
-	CFAPI   string
 	Log     *slog.Logger
 }
 

@@ -1,6 +1,6 @@
 // wsapp is a test app with no dependencies: a websocket echo on /ws (a
 // minimal RFC 6455 server: text and binary frames, close), a streaming
-// response on /stream, and its instance index on /.
+// response on /stream, its process id on /pid and its instance index on /.
 package main
 
 import (
@@ -21,6 +21,9 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "wsapp instance %s\n", os.Getenv("CF_INSTANCE_INDEX"))
+	})
+	http.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, os.Getpid())
 	})
 	http.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		f, _ := w.(http.Flusher)
