@@ -116,14 +116,20 @@ func stripPort(h string) string {
 }
 
 // requestHost turns a Host header into a lookup key: the port dropped, one
-// trailing dot dropped and ASCII lowercased. It only allocates when the
-// header has upper-case letters.
+// trailing dot dropped and ASCII lowercased (route hosts are ASCII). It only
+// allocates when the header has upper-case letters.
 func requestHost(h string) string {
 	h = stripPort(h)
 	h = strings.TrimSuffix(h, ".")
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(h)
+			b := []byte(h)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + ('a' - 'A')
+				}
+			}
+			return string(b)
 		}
 	}
 	return h
