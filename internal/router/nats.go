@@ -8,29 +8,32 @@ import (
 	"github.com/ingot-paas/ingot/internal/messages"
 )
 
-// subscribe joins router.register, router.unregister and router.greet.
-// Every router gets every registration, so there is no queue group.
+// subjectRouterAll covers router.register, router.unregister and
+// router.greet (plus router.start, which is ignored). One subscription, as
+// gorouter has, keeps a register and a following unregister of the same
+// endpoint in order; separate subscriptions are delivered on separate
+// goroutines and could swap them.
+const subjectRouterAll = "router.*"
+
+// subscribe joins the router subjects. Every router gets every
+// registration, so there is no queue group.
 func (r *Router) subscribe() ([]bus.Subscription, error) {
-	handlers := []struct {
-		subject string
-		h       bus.Handler
-	}{
-		{bus.SubjectRouterRegister, r.onRegister},
-		{bus.SubjectRouterUnregister, r.onUnregister},
-		{bus.SubjectRouterGreet, r.onGreet},
+	s, err := r.deps.Bus.Subscribe(subjectRouterAll, "", r.onMessage)
+	if err != nil {
+		return nil, fmt.Errorf("router subscribe %s: %w", subjectRouterAll, err)
 	}
-	subs := make([]bus.Subscription, 0, len(handlers))
-	for _, h := range handlers {
-		s, err := r.deps.Bus.Subscribe(h.subject, "", h.h)
-		if err != nil {
-			for _, s := range subs {
-				_ = s.Unsubscribe()
-			}
-			return nil, fmt.Errorf("router subscribe %s: %w", h.subject, err)
-		}
-		subs = append(subs, s)
+	return []bus.Subscription{s}, nil
+}
+
+func (r *Router) onMessage(m *bus.Msg) {
+	switch m.Subject {
+	case bus.SubjectRouterRegister:
+		r.onRegister(m)
+	case bus.SubjectRouterUnregister:
+		r.onUnregister(m)
+	case bus.SubjectRouterGreet:
+		r.onGreet(m)
 	}
-	return subs, nil
 }
 
 func (r *Router) onRegister(m *bus.Msg) {

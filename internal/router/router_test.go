@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -442,5 +443,24 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if err := e.r.Run(context.Background()); err != ErrAlreadyRunning {
 		t.Errorf("second Run = %v, want ErrAlreadyRunning", err)
+	}
+}
+
+// A register immediately followed by an unregister must not be reordered:
+// the endpoint ends up gone, not lingering until it is pruned.
+func TestRegisterUnregisterOrdering(t *testing.T) {
+	e := newEnv(t)
+	a := namedBackend(t, "a")
+	base := reg(t, a.URL, "i", "0", "order.example.com")
+	for i := range 50 {
+		m := base
+		m.Port = uint16(20000 + i)
+		m.PrivateInstanceID = "i-" + strconv.Itoa(i)
+		e.publish(bus.SubjectRouterRegister, m)
+		e.publish(bus.SubjectRouterUnregister, m)
+	}
+	e.register(reg(t, a.URL, "sentinel", "0", "sentinel.example.com"), "sentinel.example.com", "/", 1)
+	if eps := e.r.Routes()["order.example.com"]; len(eps) != 0 {
+		t.Fatalf("%d endpoints left after register+unregister pairs", len(eps))
 	}
 }
