@@ -16,6 +16,9 @@ type endpoint struct {
 	index         string // private_instance_index
 	xcfInstanceID string // instanceID, or addr when empty
 	tags          map[string]string
+	// Ready-made header values for X-CF-ApplicationID, X-CF-InstanceID and
+	// X-CF-InstanceIndex, shared read-only by every request (nil: omit).
+	hdrApp, hdrInstance, hdrIndex []string
 
 	// failures counts consecutive connect failures.
 	failures atomic.Int32
@@ -28,6 +31,13 @@ func newEndpoint(addr, app, instanceID, index string, tags map[string]string) *e
 	e.xcfInstanceID = instanceID
 	if e.xcfInstanceID == "" {
 		e.xcfInstanceID = addr
+	}
+	e.hdrInstance = []string{e.xcfInstanceID}
+	if app != "" {
+		e.hdrApp = []string{app}
+	}
+	if index != "" {
+		e.hdrIndex = []string{index}
 	}
 	return e
 }

@@ -347,18 +347,20 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, lastErr
 }
 
+// setInstanceHeaders overwrites the X-CF-* instance headers (a client
+// cannot spoof them). The value slices are the endpoint's, never modified.
 func setInstanceHeaders(h http.Header, ep *endpoint) {
-	setOrDel(h, hdrAppID, ep.app)
-	setOrDel(h, hdrInstanceIndex, ep.index)
-	h[hdrInstanceID] = []string{ep.xcfInstanceID}
+	setOrDel(h, hdrAppID, ep.hdrApp)
+	setOrDel(h, hdrInstanceIndex, ep.hdrIndex)
+	h[hdrInstanceID] = ep.hdrInstance
 }
 
-func setOrDel(h http.Header, k, v string) {
-	if v == "" {
+func setOrDel(h http.Header, k string, v []string) {
+	if v == nil {
 		delete(h, k)
 		return
 	}
-	h[k] = []string{v}
+	h[k] = v
 }
 
 // isConnectError tells a failed dial (nothing sent, safe to retry) from a

@@ -219,6 +219,21 @@ func (r *registry) prune() (endpoints, routes int) {
 	return endpoints, routes
 }
 
+// freshen marks every endpoint as just refreshed. It runs instead of a
+// prune pass while the bus is down (as gorouter does), so when the bus comes
+// back registrars get a whole threshold to re-register before anything is
+// pruned.
+func (r *registry) freshen() {
+	now := r.now()
+	r.mu.Lock()
+	for _, re := range r.routes {
+		for _, e := range re.eps {
+			e.updated = now
+		}
+	}
+	r.mu.Unlock()
+}
+
 // publish builds a table from the current routes and swaps it in. Pools of
 // unchanged routes are reused, so their round-robin cursors carry on.
 func (r *registry) publish() {

@@ -313,6 +313,7 @@ func (r *Router) pruneLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			if !r.deps.Bus.Connected() {
+				r.reg.freshen()
 				r.pruneSkipped.Add(1)
 				r.log.Warn("prune-suspended", "reason", "bus disconnected")
 				continue

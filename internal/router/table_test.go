@@ -221,3 +221,26 @@ func TestRegistryPruneWithClock(t *testing.T) {
 		t.Error("revived route was forgotten")
 	}
 }
+
+func TestRegistryFreshenWhileBusDown(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	r := newRegistry(20*time.Second, testLogger(t))
+	r.now = func() time.Time { return now }
+	if err := r.register(&messages.RouterRegister{Host: "10.0.0.1", Port: 1, URIs: []string{"f.example.com"}, StaleThresholdInSeconds: 5}); err != nil {
+		t.Fatal(err)
+	}
+	// The bus is down for a minute: each suspended pass freshens.
+	for range 12 {
+		now = now.Add(5 * time.Second)
+		r.freshen()
+	}
+	// Back up: registrars have a whole threshold to re-register.
+	now = now.Add(4 * time.Second)
+	if eps, _ := r.prune(); eps != 0 {
+		t.Fatalf("pruned %d endpoints right after the bus came back", eps)
+	}
+	now = now.Add(2 * time.Second)
+	if eps, _ := r.prune(); eps != 1 {
+		t.Fatalf("endpoint not pruned a threshold after the bus came back")
+	}
+}
