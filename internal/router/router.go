@@ -167,7 +167,8 @@ type Router struct {
 	pruneSkipped atomic.Int64 // prune passes skipped while the bus was down
 }
 
-// New validates cfg, binds the listener and prepares the router; Run serves.
+// New validates cfg, binds the listener and prepares the router; Run serves
+// and, when it returns, has closed the listener.
 func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -464,3 +464,54 @@ func TestRegisterUnregisterOrdering(t *testing.T) {
 		t.Fatalf("%d endpoints left after register+unregister pairs", len(eps))
 	}
 }
+
+// Requests keep succeeding while the route table churns underneath them.
+func TestTrafficDuringRouteChurn(t *testing.T) {
+	e := newEnv(t)
+	a, b, c := namedBackend(t, "a"), namedBackend(t, "b"), namedBackend(t, "c")
+	e.register(reg(t, a.URL, "ia", "0", "churn.example.com"), "churn.example.com", "/", 1)
+	e.register(reg(t, b.URL, "ib", "1", "churn.example.com"), "churn.example.com", "/", 2)
+
+	stop := make(chan struct{})
+	churned := make(chan struct{})
+	mc := reg(t, c.URL, "ic", "2", "churn.example.com", "other.example.com")
+	go func() {
+		defer close(churned)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			subject := bus.SubjectRouterRegister
+			if i%2 == 1 {
+				subject = bus.SubjectRouterUnregister
+			}
+			data, _ := json.Marshal(mc)
+			_ = e.cbus.Publish(subject, data)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				req, _ := http.NewRequest(http.MethodGet, "http://"+e.r.Addr()+"/", nil)
+				req.Host = "churn.example.com"
+				res, err := e.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					t.Errorf("status %d during churn", res.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-churned
+}
