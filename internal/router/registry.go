@@ -152,7 +152,6 @@ func (r *registry) unregister(m *messages.RouterRegister) error {
 		return errors.Join(ErrUnsupportedRegistration, errors.New("unregister without port"))
 	}
 	addr := net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port)))
-	now := r.now()
 	var errs []error
 	changed := false
 	r.mu.Lock()
@@ -174,7 +173,11 @@ func (r *registry) unregister(m *messages.RouterRegister) error {
 		delete(re.eps, addr)
 		re.snap = nil
 		if len(re.eps) == 0 {
-			re.emptySince = now
+			// An explicit unregister of the last endpoint removes the
+			// route (as gorouter does): a stopped app answers 404
+			// unknown_route at once. Only a route emptied by pruning
+			// answers 503 no_endpoints for a while.
+			delete(r.routes, key)
 		}
 		changed = true
 		r.log.Info("endpoint-unregistered", "uri", key, "address", addr, "app_guid", cur.ep.app,

@@ -61,13 +61,29 @@ func TestEmptyHost(t *testing.T) {
 
 // A route whose last endpoint goes away answers 503 no_endpoints until it
 // has been empty for the stale threshold; then it is forgotten (404).
-func TestEmptiedRouteIs503ThenForgotten(t *testing.T) {
-	e := newEnv(t, envOpt{cfg: func(c *Config) { c.StaleThreshold = 300 * time.Millisecond }})
+func TestUnregisteredRouteIs404AtOnce(t *testing.T) {
+	e := newEnv(t)
+	a := namedBackend(t, "a")
+	m := reg(t, a.URL, "inst-a", "0", "stopped.example.com")
+	e.register(m, "stopped.example.com", "/", 1)
+
+	e.publish(bus.SubjectRouterUnregister, m)
+	e.waitEndpoints("stopped.example.com", "/", -1)
+	res, _ := e.get("stopped.example.com", "/", nil)
+	if res.StatusCode != http.StatusNotFound || res.Header.Get(hdrRouterError) != "unknown_route" {
+		t.Fatalf("got %d %q, want 404 unknown_route", res.StatusCode, res.Header.Get(hdrRouterError))
+	}
+}
+
+func TestPrunedRouteIs503ThenForgotten(t *testing.T) {
+	e := newEnv(t, envOpt{cfg: func(c *Config) {
+		c.StaleThreshold = 300 * time.Millisecond
+		c.PruneInterval = 50 * time.Millisecond
+	}})
 	a := namedBackend(t, "a")
 	m := reg(t, a.URL, "inst-a", "0", "gone.example.com")
 	e.register(m, "gone.example.com", "/", 1)
 
-	e.publish(bus.SubjectRouterUnregister, m)
 	e.waitEndpoints("gone.example.com", "/", 0)
 	res, body := e.get("gone.example.com", "/", nil)
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get(hdrRouterError) != "no_endpoints" {
