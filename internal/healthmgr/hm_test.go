@@ -423,3 +423,90 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("New with a bad config succeeded")
 	}
 }
+
+func TestRunPartialHeartbeats(t *testing.T) {
+	h := newHarness(t, Config{}, started("app", "v1", 2))
+	h.heartbeat("dea-1", hbRunning("app", "v1", 0, "g0"))
+	partial := messages.Heartbeat{DEA: "dea-1", Partial: true, Instances: []messages.InstanceHeartbeat{
+		{AppGUID: "app", Version: "v1", InstanceGUID: "g1", Index: 1, State: messages.StateStarting}}}
+	if err := h.testBus.PublishJSON(bus.SubjectDEAHeartbeat, partial); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "partial heartbeat applied", func() bool { return len(h.hm.Actual().Instances) == 2 })
+	// A full heartbeat a second later replaces the DEA's instances and
+	// keeps when each was first seen.
+	h.clock.Advance(time.Second)
+	h.heartbeat("dea-1", hbRunning("app", "v1", 1, "g1"))
+	for _, in := range h.hm.Actual().Instances {
+		if in.InstanceGUID == "g1" && !in.FirstSeen.Equal(t0) {
+			t.Fatalf("first seen of g1 = %v, want %v (kept from the partial heartbeat)", in.FirstSeen, t0)
+		}
+	}
+}
+
+// TestRunRealClock runs the HM on the system clock with short timers.
+func TestRunRealClock(t *testing.T) {
+	e, err := bus.StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	b, err := bus.Connect(bus.Options{URL: e.URL()}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	var (
+		mu   sync.Mutex
+		reqs []messages.HMRequest
+	)
+	_, err = b.Subscribe(bus.SubjectDesiredState, bus.QueueController, func(m *bus.Msg) {
+		data, _ := json.Marshal(messages.DesiredStateReply{Apps: []messages.DesiredApp{
+			{AppGUID: "app", State: AppStarted, Version: "v1", Instances: 2, UpdatedAt: time.Now().Add(-time.Hour)}}})
+		_ = b.Respond(m, data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Subscribe(bus.SubjectHMRequests, "", func(m *bus.Msg) {
+		var r messages.HMRequest
+		if json.Unmarshal(m.Data, &r) == nil {
+			mu.Lock()
+			reqs = append(reqs, r)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hm, err := New(Config{HeartbeatInterval: 20 * time.Millisecond, AnalyzeInterval: 20 * time.Millisecond,
+		DesiredRefreshInterval: 20 * time.Millisecond, ActionKeepAlive: time.Hour}, Deps{Bus: b}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hm.Run(ctx) }()
+	go func() {
+		for ctx.Err() == nil {
+			_ = b.PublishJSON(bus.SubjectDEAHeartbeat, messages.Heartbeat{DEA: "dea-1", Instances: []messages.InstanceHeartbeat{
+				{AppGUID: "app", Version: "v1", InstanceGUID: "g0", Index: 0, State: messages.StateRunning}}})
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	eventually(t, "a START for index 1", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reqs) > 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := describe(reqs); !slices.Equal(got, []string{"START app v1 [1] MISSING"}) {
+		t.Fatalf("requests = %v", got)
+	}
+}
