@@ -177,6 +177,11 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 	if err != nil {
 		return nil, fmt.Errorf("open blobstore: %w", err)
 	}
+	if n, err := blobs.RemoveStaleTemp(ctx, time.Hour); err != nil {
+		log.Warn("blobstore-cleanup-failed", "error", err)
+	} else if n > 0 {
+		log.Info("blobstore-cleanup", "removed_temp_files", n)
+	}
 	b, err := connect(o.NATSURL, "controller", o.Log)
 	if err != nil {
 		return nil, err
