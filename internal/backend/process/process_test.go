@@ -260,7 +260,7 @@ func FuzzExtractTar(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer root.Close()
-		_ = extractTar(context.Background(), root, strings.NewReader(string(data)), 1<<20)
+		_ = extractTar(context.Background(), root, strings.NewReader(string(data)), 64<<10)
 		entries, err := os.ReadDir(parent)
 		if err != nil {
 			t.Fatal(err)
