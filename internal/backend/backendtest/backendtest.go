@@ -339,10 +339,18 @@ func testMemoryLimit(t *testing.T, b backend.Backend) {
 	if code == 0 {
 		t.Errorf("exit status = 0, want killed")
 	}
+	var info backend.Info
 	eventually(t, "out of memory event", func() bool {
-		info, err := c.Info(ctxT(t))
+		var err error
+		info, err = c.Info(ctxT(t))
 		return err == nil && slices.Contains(info.Events, backend.EventOutOfMemory)
 	})
+	if len(info.Events) != 1 || info.State != "stopped" {
+		t.Errorf("Info after the kill = %+v, want one event and stopped", info)
+	}
+	if _, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", "true"}}, backend.ProcessIO{}); !errors.Is(err, backend.ErrStopped) {
+		t.Errorf("Run after an out-of-memory kill = %v, want ErrStopped", err)
+	}
 }
 
 func testNetIn(t *testing.T, b backend.Backend) {

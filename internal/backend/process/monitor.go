@@ -137,7 +137,9 @@ func (c *container) pruneGroupsLocked(kept, scanned []procGroup) {
 // also sees why.
 func (c *container) enforce(event string) {
 	c.mu.Lock()
-	if c.destroyed {
+	if c.destroyed || c.rec.State == stateStopped {
+		// Already stopped (by Stop or an earlier enforcement): the tree
+		// is being killed; one event per stop.
 		c.mu.Unlock()
 		return
 	}
