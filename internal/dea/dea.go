@@ -134,6 +134,8 @@ type DEA struct {
 	id   string
 
 	droplets *dropletCache
+	// health probes instances directly, never through a proxy.
+	health *http.Client
 
 	mu           sync.Mutex
 	instances    map[string]*instance // by instance guid
@@ -202,6 +204,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*DEA, error) {
 		regReset:     make(chan struct{}, 1),
 		stagingSlots: make(chan struct{}, cfg.MaxConcurrentStaging),
 	}
+	d.health = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	d.stagingCtx, d.stopStaging = context.WithCancel(context.Background())
 	d.droplets = newDropletCache(filepath.Join(cfg.DataDir, "droplets"), deps.HTTP, cfg.MaxDropletBytes, cfg.DownloadTimeout)
 	return d, nil

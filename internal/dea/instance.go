@@ -224,7 +224,7 @@ func (d *DEA) startAndWatch(in *instance) exit {
 
 // watch health-checks a started instance until it exits or is stopped.
 func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan int) exit {
-	hc := newChecker(d.cfg.Host, port, in.msg.HealthCheck, d.deps.HTTP)
+	hc := newChecker(d.cfg.Host, port, in.msg.HealthCheck, d.health)
 	timeout := d.cfg.DefaultStartTimeout
 	if s := in.msg.HealthCheck.TimeoutSeconds; s > 0 {
 		timeout = time.Duration(s) * time.Second

@@ -173,6 +173,13 @@ func (b *Backend) load() error {
 		}
 		dir := filepath.Join(b.cfg.RootDir, e.Name())
 		data, err := os.ReadFile(filepath.Join(dir, recordFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			// Create writes the record right after making the directory:
+			// without one, the container was never created.
+			b.log.Warn("container-dir-without-record-removed", "handle", e.Name())
+			_ = removeTree(dir)
+			continue
+		}
 		if err != nil {
 			b.log.Warn("container-record-unreadable", "handle", e.Name(), "error", err)
 			continue
