@@ -224,6 +224,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	if err != nil {
 		return nil, fmt.Errorf("process backend: %w", err)
 	}
+	p.closers = append(p.closers, func() { _ = be.Close() })
 	b, err := connect(o.NATSURL, "dea", o.Log)
 	if err != nil {
 		return nil, err
