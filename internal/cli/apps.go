@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -124,7 +123,7 @@ func (s *session) apps(ctx context.Context, asJSON bool) error {
 		s.printf("No apps found.\n")
 		return nil
 	}
-	tw := tabwriter.NewWriter(s.out, 0, 0, 3, ' ', 0)
+	tw := newTable(s.out, 3)
 	fmt.Fprintln(tw, "name\trequested state\tprocesses\troutes")
 	for _, a := range apps {
 		ps := procsByApp[a.GUID]

@@ -24,6 +24,8 @@ const (
 	// defaultArchiveFileMode is the mode of archive entries without one
 	// (as the cf CLI does).
 	defaultArchiveFileMode = 0o744
+	// creatorUnix is the zip "version made by" host of Unix.
+	creatorUnix = 3
 )
 
 // ErrNoAppFiles is returned when the app path holds no files to push.
@@ -216,7 +218,8 @@ func gatherArchive(p string) (*appBits, error) {
 			continue
 		}
 		perm := mode.Perm()
-		if perm == 0 {
+		if zf.CreatorVersion>>8 != creatorUnix || perm == 0 {
+			// Archives made on other systems carry no Unix modes.
 			perm = defaultArchiveFileMode
 		}
 		h := sha1.New() //nolint:gosec // API contract

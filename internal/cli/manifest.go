@@ -284,7 +284,8 @@ func (o pushOverrides) any() bool {
 
 // applyOverrides applies flags to one manifest application, defaults
 // default-route, and resolves the app path: -p (relative to cwd) wins over
-// `path:` (relative to the manifest's directory), else cwd. It returns the
+// `path:` (relative to the manifest's directory), else the manifest's
+// directory (cwd when there is no manifest file). It returns the
 // absolute app path, which it also writes to `path:`.
 func applyOverrides(app map[string]any, o pushOverrides, manifestDir, cwd string) (string, error) {
 	if o.instances != nil {
@@ -364,7 +365,7 @@ func applyOverrides(app map[string]any, o pushOverrides, manifestDir, cwd string
 			appPath = filepath.Join(manifestDir, appPath)
 		}
 	default:
-		appPath = cwd
+		appPath = manifestDir
 	}
 	appPath = filepath.Clean(appPath)
 	app["path"] = appPath

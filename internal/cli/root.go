@@ -71,7 +71,6 @@ func newRootCommand(o options, extra ...*cobra.Command) *cobra.Command {
 			"stages and runs an app, `ingot apps` shows what runs.",
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		Args:          usageArgs(cobra.NoArgs),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{msg: err.Error()} })
 	root.AddCommand(

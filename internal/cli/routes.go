@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +47,7 @@ func newRoutesCommand(o *options) *cobra.Command {
 			for _, a := range apps {
 				appNames[a.GUID] = a.Name
 			}
-			tw := tabwriter.NewWriter(s.out, 0, 0, 3, ' ', 0)
+			tw := newTable(s.out, 3)
 			fmt.Fprintln(tw, "host\tdomain\tport\tpath\tprotocol\tapps")
 			for _, r := range routes {
 				var names []string

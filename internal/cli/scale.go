@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -66,7 +65,7 @@ func (s *session) scale(ctx context.Context, name string, inst *int, memMB, disk
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(s.out, 0, 0, 3, ' ', 0)
+		tw := newTable(s.out, 3)
 		fmt.Fprintln(tw, "type\tinstances\tmemory\tdisk")
 		for _, p := range procs {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p.Type, p.Instances, mbString(p.MemoryInMB), mbString(p.DiskInMB))

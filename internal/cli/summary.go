@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ingot-paas/ingot/pkg/client"
@@ -152,7 +151,10 @@ func lowerState(s string) string { return strings.ToLower(s) }
 
 // instanceSince is when an instance started, from its uptime.
 func instanceSince(now time.Time, st client.InstanceStats) string {
-	if st.Uptime <= 0 && st.State != client.InstanceRunning {
+	switch {
+	case st.State == client.InstanceDown || st.State == client.InstanceCrashed:
+		return "-"
+	case st.Uptime <= 0 && st.State != client.InstanceRunning:
 		return "-"
 	}
 	return now.Add(-time.Duration(st.Uptime) * time.Second).UTC().Format(time.RFC3339)
@@ -170,7 +172,7 @@ func running(stats []client.InstanceStats) int {
 
 // printAppView prints the app summary.
 func (s *session) printAppView(w io.Writer, v *appView) {
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	tw := newTable(w, 3)
 	fmt.Fprintf(tw, "name:\t%s\n", v.app.Name)
 	fmt.Fprintf(tw, "requested state:\t%s\n", lowerState(v.app.State))
 	fmt.Fprintf(tw, "routes:\t%s\n", strings.Join(routeStrings(v.routes, s.routerURL()), ", "))
@@ -207,7 +209,7 @@ func (s *session) printAppView(w io.Writer, v *appView) {
 	for _, pv := range v.procs {
 		p := pv.proc
 		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw = newTable(w, 2)
 		fmt.Fprintf(tw, "type:\t%s\n", p.Type)
 		fmt.Fprintf(tw, "instances:\t%d/%d\n", running(pv.stats), p.Instances)
 		fmt.Fprintf(tw, "memory usage:\t%s\n", mbString(p.MemoryInMB))
@@ -227,7 +229,7 @@ func (s *session) printAppView(w io.Writer, v *appView) {
 			fmt.Fprintln(w, "There are no running instances of this process.")
 			continue
 		}
-		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		tw = newTable(w, 3)
 		fmt.Fprintln(tw, "\tstate\tsince\tcpu\tmemory\tdisk\tdetails")
 		for _, st := range pv.stats {
 			memQuota := uint64(p.MemoryInMB) << 20

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -143,7 +142,7 @@ func (s *session) autoTargetSpace(ctx context.Context, interactive bool) error {
 
 // printTarget shows the API, user, org and space.
 func (s *session) printTarget(ctx context.Context) {
-	tw := tabwriter.NewWriter(s.out, 0, 0, 3, ' ', 0)
+	tw := newTable(s.out, 3)
 	fmt.Fprintf(tw, "API endpoint:\t%s\n", s.cfg.API)
 	if root, err := s.c.Root(ctx); err == nil && root.APIVersion() != "" {
 		fmt.Fprintf(tw, "API version:\t%s\n", root.APIVersion())
