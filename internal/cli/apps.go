@@ -87,8 +87,15 @@ func (s *session) apps(ctx context.Context, asJSON bool) error {
 			}
 		}
 	}
+	started := map[string]bool{}
+	for _, a := range apps {
+		started[a.GUID] = a.State == client.AppStarted
+	}
 	stats := map[string][]client.InstanceStats{}
-	for _, ps := range procsByApp {
+	for g, ps := range procsByApp {
+		if !started[g] {
+			continue // a stopped app runs nothing
+		}
 		for _, p := range ps {
 			if p.Instances == 0 {
 				continue

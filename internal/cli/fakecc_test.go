@@ -49,6 +49,7 @@ type fakeCC struct {
 	// knobs
 	stagingError  string // a build fails with this error
 	crash         bool   // instances crash instead of running
+	stuck         bool   // instances stay STARTING
 	manifestError string // apply_manifest jobs fail with this detail
 	expiresIn     time.Duration
 }
@@ -622,7 +623,7 @@ func (f *fakeCC) processRoutes(w http.ResponseWriter, r *http.Request, p []strin
 	if a.app.State == client.AppStarted {
 		a.startPolls++
 		switch {
-		case a.startPolls == 1:
+		case a.startPolls == 1 || f.stuck:
 			state = "STARTING"
 		case f.crash:
 			state = "CRASHED"

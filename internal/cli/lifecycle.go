@@ -162,9 +162,6 @@ func countStates(stats []client.InstanceStats, since, now time.Time) stateCounts
 }
 
 func (c stateCounts) String() string {
-	if c.running == 0 && c.crashed == 0 {
-		return "Instances starting..."
-	}
 	parts := []string{fmt.Sprintf("%d of %d instances running", c.running, c.total)}
 	if c.starting > 0 {
 		parts = append(parts, fmt.Sprintf("%d starting", c.starting))
@@ -205,6 +202,10 @@ func (s *session) waitForStart(ctx context.Context, app *client.App, since time.
 				break
 			}
 			all = append(all, st.Resources...)
+			// Desired instances the server does not report yet are down.
+			for i := len(st.Resources); i < p.Instances; i++ {
+				all = append(all, client.InstanceStats{Type: p.Type, Index: i, State: client.InstanceDown})
+			}
 		}
 		now := s.opts.now()
 		var c stateCounts
@@ -219,7 +220,10 @@ func (s *session) waitForStart(ctx context.Context, app *client.App, since time.
 			failures = 0
 			c = countStates(all, since, now)
 			if c.total == 0 {
-				return nil
+				return nil // no instances wanted
+			}
+			if printed == "" {
+				s.printf("Instances starting...\n")
 			}
 			if line := c.String(); line != printed {
 				s.printf("%s\n", line)

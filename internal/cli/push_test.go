@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -250,4 +251,18 @@ func TestPushUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q", args, r.code, r.err)
 		}
 	}
+}
+
+func TestPushStartupTimeout(t *testing.T) {
+	f := newFakeCC(t)
+	loggedIn(t, f)
+	f.stuck = true
+	o := testOptions()
+	o.startupTimeout = 50 * time.Millisecond
+	r := runCLIWith(t, o, "", "push", "web", "-p", appDir(t, f))
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s", r.code, r.out)
+	}
+	mustContain(t, "stdout", r.out, "0 of 1 instances running, 1 starting", "Start unsuccessful")
+	mustContain(t, "stderr", r.err, "no instance is running after 50ms")
 }
