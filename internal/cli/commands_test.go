@@ -332,7 +332,7 @@ func TestTokenRefreshIsSaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runCLI(t, "", "apps")
-	if r.code != 1 || !strings.Contains(r.err, "not logged in") {
+	if r.code != 1 || !strings.Contains(r.err, "not logged in") || !strings.Contains(r.err, "Use 'ingot login'") {
 		t.Errorf("apps with a revoked token: %+v", r)
 	}
 }

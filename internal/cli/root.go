@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ingot-paas/ingot/pkg/client"
 )
 
 // options are the CLI's timers; tests shorten them.
@@ -152,6 +154,9 @@ func Execute(ctx context.Context, root *cobra.Command) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "FAILED\n%s\n", err.Error())
+	if errors.Is(err, client.ErrNotLoggedIn) {
+		fmt.Fprintln(stderr, "Use 'ingot login' to log in.")
+	}
 	return 1
 }
 
