@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"encoding/json"
+
+	"github.com/spf13/cobra"
+)
+
+func newAppCommand(o *options) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "app APP_NAME",
+		Short: "Show an app's state, routes and instances",
+		Args:  appNameArgs("APP_NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := newSession(cmd, o, needSpace)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if !asJSON {
+				s.printf("Showing health and status for app %s in %s...\n", args[0], s.where())
+			}
+			app, err := s.app(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			v, err := s.loadAppView(ctx, app)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(s.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s.viewJSON(v))
+			}
+			s.printf("\n")
+			s.printAppView(s.out, v)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRestartCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart APP_NAME",
+		Short: "Stop and start an app with its current droplet",
+		Args:  appNameArgs("APP_NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := newSession(cmd, o, needSpace)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			s.printf("Restarting app %s in %s...\n", args[0], s.where())
+			app, err := s.app(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if err := s.ensureDroplet(ctx, app); err != nil {
+				return err
+			}
+			return s.startAndWait(ctx, app, true)
+		},
+	}
+}
