@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -125,8 +126,12 @@ func (e *env) ingot(args ...string) (string, error) {
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetIn(strings.NewReader(""))
-	err := root.Execute()
-	return out.String(), err
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if code := cli.Execute(ctx, root); code != 0 {
+		return out.String(), fmt.Errorf("exit code %d", code)
+	}
+	return out.String(), nil
 }
 
 // mustIngot runs the CLI and fails the test on error.

@@ -3,15 +3,18 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/ingot-paas/ingot/internal/cli"
 	"github.com/ingot-paas/ingot/internal/platform"
 )
 
 func main() {
-	root := cli.NewRootCommand(platform.Commands()...)
-	if err := root.Execute(); err != nil {
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Execute(ctx, cli.NewRootCommand(platform.Commands()...))
+	stop()
+	os.Exit(code)
 }
