@@ -362,12 +362,12 @@ type DropletBuildpack struct {
 
 // Droplet is a droplet.
 type Droplet struct {
-	GUID              string `json:"guid"`
-	CreatedAt         string `json:"created_at"`
-	UpdatedAt         string `json:"updated_at"`
-	State             string `json:"state"`
-	Error             *string `json:"error"`
-	Lifecycle         struct {
+	GUID      string  `json:"guid"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+	State     string  `json:"state"`
+	Error     *string `json:"error"`
+	Lifecycle struct {
 		Type string         `json:"type"`
 		Data map[string]any `json:"data"`
 	} `json:"lifecycle"`
