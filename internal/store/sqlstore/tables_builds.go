@@ -1,0 +1,285 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/ingot-paas/ingot/internal/store"
+)
+
+type buildData struct {
+	Error           string   `json:"error"`
+	DropletGUID     string   `json:"droplet_guid"`
+	StagingMemoryMB int64    `json:"staging_memory_mb"`
+	StagingDiskMB   int64    `json:"staging_disk_mb"`
+	Buildpacks      []string `json:"buildpacks"`
+	Stack           string   `json:"stack"`
+	CreatedBy       string   `json:"created_by"`
+}
+
+var buildTable = &table[store.Build]{
+	name: "builds", what: "build",
+	cols: []string{"app_guid", "package_guid", "state", "data"},
+	meta: func(r *store.Build) *store.Meta { return &r.Meta },
+	values: func(r *store.Build) ([]any, error) {
+		d, err := jsonCol(buildData{
+			Error: r.Error, DropletGUID: r.DropletGUID, StagingMemoryMB: r.StagingMemoryMB,
+			StagingDiskMB: r.StagingDiskMB, Buildpacks: r.Buildpacks, Stack: r.Stack, CreatedBy: r.CreatedBy,
+		})
+		return []any{r.AppGUID, r.PackageGUID, r.State, d}, err
+	},
+	scan: func(r *store.Build) ([]any, func() error) {
+		var d buildData
+		p, fin := dataScan(&d)
+		return []any{&r.AppGUID, &r.PackageGUID, &r.State, p}, func() error {
+			if err := fin(); err != nil {
+				return err
+			}
+			r.Error, r.DropletGUID, r.StagingMemoryMB, r.StagingDiskMB = d.Error, d.DropletGUID, d.StagingMemoryMB, d.StagingDiskMB
+			r.Buildpacks, r.Stack, r.CreatedBy = d.Buildpacks, d.Stack, d.CreatedBy
+			return nil
+		}
+	},
+	filters: func(o store.ListOptions) []filter {
+		return []filter{{"app_guid", o.AppGUIDs}, {"state", o.States}, {"package_guid", o.PackageGUIDs}}
+	},
+}
+
+type buildStore struct{ s *Store }
+
+func (x buildStore) Create(ctx context.Context, r *store.Build) error {
+	return buildTable.create(ctx, x.s, r)
+}
+func (x buildStore) Get(ctx context.Context, guid string) (*store.Build, error) {
+	return buildTable.get(ctx, x.s, guid)
+}
+func (x buildStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Build, error) {
+	return buildTable.list(ctx, x.s, opt)
+}
+func (x buildStore) Update(ctx context.Context, r *store.Build) error {
+	return buildTable.update(ctx, x.s, r)
+}
+func (x buildStore) Delete(ctx context.Context, guid string) error {
+	return buildTable.delete(ctx, x.s, guid)
+}
+
+type dropletData struct {
+	BuildGUID         string            `json:"build_guid"`
+	Error             string            `json:"error"`
+	Digest            string            `json:"digest"`
+	Size              int64             `json:"size"`
+	DetectedBuildpack string            `json:"detected_buildpack"`
+	BuildpackName     string            `json:"buildpack_name"`
+	StartCommand      string            `json:"start_command"`
+	ProcessTypes      map[string]string `json:"process_types"`
+	Stack             string            `json:"stack"`
+}
+
+var dropletTable = &table[store.Droplet]{
+	name: "droplets", what: "droplet",
+	cols: []string{"app_guid", "package_guid", "state", "data"},
+	meta: func(r *store.Droplet) *store.Meta { return &r.Meta },
+	values: func(r *store.Droplet) ([]any, error) {
+		d, err := jsonCol(dropletData{
+			BuildGUID: r.BuildGUID, Error: r.Error, Digest: r.Digest, Size: r.Size,
+			DetectedBuildpack: r.DetectedBuildpack, BuildpackName: r.BuildpackName,
+			StartCommand: r.StartCommand, ProcessTypes: r.ProcessTypes, Stack: r.Stack,
+		})
+		return []any{r.AppGUID, r.PackageGUID, r.State, d}, err
+	},
+	scan: func(r *store.Droplet) ([]any, func() error) {
+		var d dropletData
+		p, fin := dataScan(&d)
+		return []any{&r.AppGUID, &r.PackageGUID, &r.State, p}, func() error {
+			if err := fin(); err != nil {
+				return err
+			}
+			r.BuildGUID, r.Error, r.Digest, r.Size = d.BuildGUID, d.Error, d.Digest, d.Size
+			r.DetectedBuildpack, r.BuildpackName, r.StartCommand = d.DetectedBuildpack, d.BuildpackName, d.StartCommand
+			r.ProcessTypes, r.Stack = d.ProcessTypes, d.Stack
+			return nil
+		}
+	},
+	filters: func(o store.ListOptions) []filter {
+		return []filter{{"app_guid", o.AppGUIDs}, {"state", o.States}, {"package_guid", o.PackageGUIDs}}
+	},
+}
+
+type dropletStore struct{ s *Store }
+
+func (x dropletStore) Create(ctx context.Context, r *store.Droplet) error {
+	return dropletTable.create(ctx, x.s, r)
+}
+func (x dropletStore) Get(ctx context.Context, guid string) (*store.Droplet, error) {
+	return dropletTable.get(ctx, x.s, guid)
+}
+func (x dropletStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Droplet, error) {
+	return dropletTable.list(ctx, x.s, opt)
+}
+func (x dropletStore) Update(ctx context.Context, r *store.Droplet) error {
+	return dropletTable.update(ctx, x.s, r)
+}
+func (x dropletStore) Delete(ctx context.Context, guid string) error {
+	return dropletTable.delete(ctx, x.s, guid)
+}
+
+var routeTable = &table[store.Route]{
+	name: "routes", what: "route",
+	cols: []string{"host", "path", "domain_guid", "space_guid", "data"},
+	meta: func(r *store.Route) *store.Meta { return &r.Meta },
+	values: func(r *store.Route) ([]any, error) {
+		return []any{r.Host, r.Path, r.DomainGUID, r.SpaceGUID, "{}"}, nil
+	},
+	scan: func(r *store.Route) ([]any, func() error) {
+		var d string
+		return []any{&r.Host, &r.Path, &r.DomainGUID, &r.SpaceGUID, &d}, nil
+	},
+	filters: func(o store.ListOptions) []filter {
+		return []filter{{"space_guid", o.SpaceGUIDs}, {"domain_guid", o.DomainGUIDs}, {"host", o.Hosts}, {"path", o.Paths}}
+	},
+}
+
+type routeStore struct{ s *Store }
+
+func (x routeStore) Create(ctx context.Context, r *store.Route) error {
+	return routeTable.create(ctx, x.s, r)
+}
+func (x routeStore) Get(ctx context.Context, guid string) (*store.Route, error) {
+	return routeTable.get(ctx, x.s, guid)
+}
+func (x routeStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Route, error) {
+	return routeTable.list(ctx, x.s, opt)
+}
+
+// Delete removes the route and, by cascade, its destinations.
+func (x routeStore) Delete(ctx context.Context, guid string) error {
+	return routeTable.delete(ctx, x.s, guid)
+}
+
+type destinationData struct {
+	Port int `json:"port"`
+}
+
+var destinationTable = &table[store.Destination]{
+	name: "destinations", what: "destination",
+	cols: []string{"route_guid", "app_guid", "process_type", "data"},
+	meta: func(r *store.Destination) *store.Meta { return &r.Meta },
+	values: func(r *store.Destination) ([]any, error) {
+		d, err := jsonCol(destinationData{Port: r.Port})
+		return []any{r.RouteGUID, r.AppGUID, r.ProcessType, d}, err
+	},
+	scan: func(r *store.Destination) ([]any, func() error) {
+		var d destinationData
+		p, fin := dataScan(&d)
+		return []any{&r.RouteGUID, &r.AppGUID, &r.ProcessType, p}, func() error {
+			if err := fin(); err != nil {
+				return err
+			}
+			r.Port = d.Port
+			return nil
+		}
+	},
+	filters: func(o store.ListOptions) []filter {
+		return []filter{{"route_guid", o.RouteGUIDs}, {"app_guid", o.AppGUIDs}}
+	},
+}
+
+type destinationStore struct{ s *Store }
+
+// Create fails with store.ErrNotFound when the route or the app does not
+// exist.
+func (x destinationStore) Create(ctx context.Context, r *store.Destination) error {
+	return destinationTable.create(ctx, x.s, r)
+}
+func (x destinationStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Destination, error) {
+	return destinationTable.list(ctx, x.s, opt)
+}
+func (x destinationStore) Delete(ctx context.Context, guid string) error {
+	return destinationTable.delete(ctx, x.s, guid)
+}
+
+type jobData struct {
+	ResourceType string           `json:"resource_type"`
+	Errors       []store.JobError `json:"errors"`
+	Warnings     []string         `json:"warnings"`
+}
+
+var jobTable = &table[store.Job]{
+	name: "jobs", what: "job",
+	cols: []string{"operation", "state", "resource_guid", "data"},
+	meta: func(r *store.Job) *store.Meta { return &r.Meta },
+	values: func(r *store.Job) ([]any, error) {
+		d, err := jsonCol(jobData{ResourceType: r.ResourceType, Errors: r.Errors, Warnings: r.Warnings})
+		return []any{r.Operation, r.State, r.ResourceGUID, d}, err
+	},
+	scan: func(r *store.Job) ([]any, func() error) {
+		var d jobData
+		p, fin := dataScan(&d)
+		return []any{&r.Operation, &r.State, &r.ResourceGUID, p}, func() error {
+			if err := fin(); err != nil {
+				return err
+			}
+			r.ResourceType, r.Errors, r.Warnings = d.ResourceType, d.Errors, d.Warnings
+			return nil
+		}
+	},
+}
+
+type jobStore struct{ s *Store }
+
+func (x jobStore) Create(ctx context.Context, r *store.Job) error {
+	return jobTable.create(ctx, x.s, r)
+}
+func (x jobStore) Get(ctx context.Context, guid string) (*store.Job, error) {
+	return jobTable.get(ctx, x.s, guid)
+}
+func (x jobStore) Update(ctx context.Context, r *store.Job) error {
+	return jobTable.update(ctx, x.s, r)
+}
+
+type userData struct {
+	PasswordHash string `json:"password_hash"`
+	Admin        bool   `json:"admin"`
+}
+
+var userTable = &table[store.User]{
+	name: "users", what: "user",
+	cols: []string{"origin", "username", "data"},
+	meta: func(r *store.User) *store.Meta { return &r.Meta },
+	values: func(r *store.User) ([]any, error) {
+		d, err := jsonCol(userData{PasswordHash: r.PasswordHash, Admin: r.Admin})
+		return []any{r.Origin, r.Username, d}, err
+	},
+	scan: func(r *store.User) ([]any, func() error) {
+		var d userData
+		p, fin := dataScan(&d)
+		return []any{&r.Origin, &r.Username, p}, func() error {
+			if err := fin(); err != nil {
+				return err
+			}
+			r.PasswordHash, r.Admin = d.PasswordHash, d.Admin
+			return nil
+		}
+	},
+	filters: func(o store.ListOptions) []filter { return []filter{{"username", o.Names}} },
+}
+
+type userStore struct{ s *Store }
+
+func (x userStore) Create(ctx context.Context, r *store.User) error {
+	return userTable.create(ctx, x.s, r)
+}
+func (x userStore) Get(ctx context.Context, guid string) (*store.User, error) {
+	return userTable.get(ctx, x.s, guid)
+}
+func (x userStore) GetByName(ctx context.Context, origin, username string) (*store.User, error) {
+	return userTable.getWhere(ctx, x.s, origin+"/"+username, "origin = ? AND username = ?", origin, username)
+}
+func (x userStore) List(ctx context.Context, opt store.ListOptions) ([]*store.User, error) {
+	return userTable.list(ctx, x.s, opt)
+}
+func (x userStore) Update(ctx context.Context, r *store.User) error {
+	return userTable.update(ctx, x.s, r)
+}
+func (x userStore) Delete(ctx context.Context, guid string) error {
+	return userTable.delete(ctx, x.s, guid)
+}
