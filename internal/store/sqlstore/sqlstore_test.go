@@ -37,6 +37,17 @@ func TestSQLite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openSQLite(t) })
 }
 
+func TestSQLiteMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlstore.Open(context.Background(), sqlstore.Config{Driver: sqlstore.DriverSQLite, DSN: ":memory:"})
+		if err != nil {
+			t.Fatalf("open memory sqlite: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
 // postgresDSN returns the test server's DSN, or skips the test.
 func postgresDSN(t testing.TB) string {
 	t.Helper()
