@@ -1,0 +1,454 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ingot-paas/ingot/internal/controller/apierr"
+	"github.com/ingot-paas/ingot/internal/controller/presenters"
+	"github.com/ingot-paas/ingot/internal/store"
+)
+
+// notFound maps store.ErrNotFound to the CF 404 for resource.
+func notFound(err error, resource string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound(resource)
+	}
+	return err
+}
+
+func (c *Controller) orgRec(ctx context.Context, guid string) (*store.Org, error) {
+	o, err := c.deps.Store.Orgs().Get(ctx, guid)
+	return o, notFound(err, "Organization")
+}
+
+func (c *Controller) spaceRec(ctx context.Context, guid string) (*store.Space, error) {
+	s, err := c.deps.Store.Spaces().Get(ctx, guid)
+	return s, notFound(err, "Space")
+}
+
+func validateName(what, name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return apierr.Unprocessable("%s can't be blank", what)
+	case len(name) > 255:
+		return apierr.Unprocessable("%s is too long (maximum is 255 characters)", what)
+	case strings.ContainsAny(name, "\x00\n\r\t"):
+		return apierr.Unprocessable("%s must not contain control characters", what)
+	}
+	return nil
+}
+
+func orgMeta(o *store.Org) *store.Meta         { return &o.Meta }
+func orgName(o *store.Org) string              { return o.Name }
+func spaceMeta(s *store.Space) *store.Meta     { return &s.Meta }
+func spaceName(s *store.Space) string          { return s.Name }
+func domainMeta(d *store.Domain) *store.Meta   { return &d.Meta }
+func domainName(d *store.Domain) string        { return d.Name }
+func appMeta(a *store.App) *store.Meta         { return &a.Meta }
+func appName(a *store.App) string              { return a.Name }
+func processMeta(p *store.Process) *store.Meta { return &p.Meta }
+
+func (c *Controller) listOrgs(w http.ResponseWriter, r *http.Request) error {
+	lp, err := parseList(r, true)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	orgs, err := c.deps.Store.Orgs().List(r.Context(), store.ListOptions{Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids")})
+	if err != nil {
+		return err
+	}
+	page, total := sortAndPage(orgs, lp, orgMeta, orgName)
+	out := make([]*presenters.Org, 0, len(page))
+	for _, o := range page {
+		out = append(out, c.pres.Org(o))
+	}
+	return c.writeList(w, r, lp, total, out, nil)
+}
+
+func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
+	o, err := c.orgRec(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c.pres.Org(o))
+}
+
+type orgBody struct {
+	Name      *string `json:"name"`
+	Suspended *bool   `json:"suspended"`
+}
+
+func (c *Controller) createOrg(w http.ResponseWriter, r *http.Request) error {
+	var b orgBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if b.Name == nil {
+		return apierr.Unprocessable("Name can't be blank")
+	}
+	if err := validateName("Name", *b.Name); err != nil {
+		return err
+	}
+	o := &store.Org{Meta: store.Meta{GUID: newGUID()}, Name: *b.Name}
+	if b.Suspended != nil {
+		o.Suspended = *b.Suspended
+	}
+	if err := c.deps.Store.Orgs().Create(r.Context(), o); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return apierr.Unprocessable("Organization '%s' already exists.", o.Name)
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, c.pres.Org(o))
+}
+
+func (c *Controller) updateOrg(w http.ResponseWriter, r *http.Request) error {
+	var b orgBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if b.Name != nil {
+		if err := validateName("Name", *b.Name); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		o, err := c.orgRec(r.Context(), r.PathValue("guid"))
+		if err != nil {
+			return err
+		}
+		if b.Name != nil {
+			o.Name = *b.Name
+		}
+		if b.Suspended != nil {
+			o.Suspended = *b.Suspended
+		}
+		err = c.deps.Store.Orgs().Update(r.Context(), o)
+		switch {
+		case err == nil:
+			return writeJSON(w, http.StatusOK, c.pres.Org(o))
+		case errors.Is(err, store.ErrDuplicate):
+			return apierr.Unprocessable("Organization '%s' already exists.", o.Name)
+		case errors.Is(err, store.ErrConflict) && attempt < 3:
+			continue
+		default:
+			return notFound(err, "Organization")
+		}
+	}
+}
+
+func (c *Controller) listSpaces(w http.ResponseWriter, r *http.Request) error {
+	lp, err := parseList(r, true)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	spaces, err := c.deps.Store.Spaces().List(r.Context(), store.ListOptions{
+		Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), OrgGUIDs: filterValues(q, "organization_guids"),
+	})
+	if err != nil {
+		return err
+	}
+	page, total := sortAndPage(spaces, lp, spaceMeta, spaceName)
+	out := make([]*presenters.Space, 0, len(page))
+	orgGUIDs := map[string]bool{}
+	for _, s := range page {
+		out = append(out, c.pres.Space(s))
+		orgGUIDs[s.OrgGUID] = true
+	}
+	var included map[string]any
+	if includes(r)["organization"] {
+		orgs := []*presenters.Org{}
+		for g := range orgGUIDs {
+			if o, err := c.deps.Store.Orgs().Get(r.Context(), g); err == nil {
+				orgs = append(orgs, c.pres.Org(o))
+			}
+		}
+		included = map[string]any{"organizations": orgs}
+	}
+	return c.writeList(w, r, lp, total, out, included)
+}
+
+func (c *Controller) getSpace(w http.ResponseWriter, r *http.Request) error {
+	s, err := c.spaceRec(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c.pres.Space(s))
+}
+
+type relBody struct {
+	Data *struct {
+		GUID string `json:"guid"`
+	} `json:"data"`
+}
+
+func (rb relBody) guid() string {
+	if rb.Data == nil {
+		return ""
+	}
+	return rb.Data.GUID
+}
+
+type spaceBody struct {
+	Name          *string `json:"name"`
+	Relationships struct {
+		Organization relBody `json:"organization"`
+	} `json:"relationships"`
+}
+
+func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
+	var b spaceBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if b.Name == nil {
+		return apierr.Unprocessable("Name can't be blank")
+	}
+	if err := validateName("Name", *b.Name); err != nil {
+		return err
+	}
+	orgGUID := b.Relationships.Organization.guid()
+	if orgGUID == "" {
+		return apierr.Unprocessable("Relationships Organization must be a relationship to an organization")
+	}
+	if _, err := c.deps.Store.Orgs().Get(r.Context(), orgGUID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apierr.Unprocessable("Invalid organization. Ensure the organization exists and you have access to it.")
+		}
+		return err
+	}
+	s := &store.Space{Meta: store.Meta{GUID: newGUID()}, Name: *b.Name, OrgGUID: orgGUID}
+	if err := c.deps.Store.Spaces().Create(r.Context(), s); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return apierr.Unprocessable("Name must be unique per organization")
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, c.pres.Space(s))
+}
+
+func (c *Controller) updateSpace(w http.ResponseWriter, r *http.Request) error {
+	var b spaceBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if b.Name != nil {
+		if err := validateName("Name", *b.Name); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		s, err := c.spaceRec(r.Context(), r.PathValue("guid"))
+		if err != nil {
+			return err
+		}
+		if b.Name != nil {
+			s.Name = *b.Name
+		}
+		err = c.deps.Store.Spaces().Update(r.Context(), s)
+		switch {
+		case err == nil:
+			return writeJSON(w, http.StatusOK, c.pres.Space(s))
+		case errors.Is(err, store.ErrDuplicate):
+			return apierr.Unprocessable("Name must be unique per organization")
+		case errors.Is(err, store.ErrConflict) && attempt < 3:
+			continue
+		default:
+			return notFound(err, "Space")
+		}
+	}
+}
+
+func (c *Controller) listDomains(w http.ResponseWriter, r *http.Request) error {
+	lp, err := parseList(r, true)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	ds, err := c.deps.Store.Domains().List(r.Context(), store.ListOptions{
+		Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), OrgGUIDs: filterValues(q, "organization_guids"),
+	})
+	if err != nil {
+		return err
+	}
+	return c.writeDomains(w, r, lp, ds)
+}
+
+func (c *Controller) writeDomains(w http.ResponseWriter, r *http.Request, lp listParams, ds []*store.Domain) error {
+	page, total := sortAndPage(ds, lp, domainMeta, domainName)
+	out := make([]*presenters.Domain, 0, len(page))
+	for _, d := range page {
+		out = append(out, c.pres.Domain(d))
+	}
+	return c.writeList(w, r, lp, total, out, nil)
+}
+
+func (c *Controller) getDomain(w http.ResponseWriter, r *http.Request) error {
+	d, err := c.deps.Store.Domains().Get(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		return notFound(err, "Domain")
+	}
+	return writeJSON(w, http.StatusOK, c.pres.Domain(d))
+}
+
+// orgDomains lists the domains usable in an org: shared ones and its own.
+func (c *Controller) orgDomains(ctx context.Context, orgGUID string) ([]*store.Domain, error) {
+	all, err := c.deps.Store.Domains().List(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Domain
+	for _, d := range all {
+		if d.OrgGUID == "" || d.OrgGUID == orgGUID {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (c *Controller) listOrgDomains(w http.ResponseWriter, r *http.Request) error {
+	lp, err := parseList(r, true)
+	if err != nil {
+		return err
+	}
+	o, err := c.orgRec(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	ds, err := c.orgDomains(r.Context(), o.GUID)
+	if err != nil {
+		return err
+	}
+	if names := filterValues(r.URL.Query(), "names"); names != nil {
+		var keep []*store.Domain
+		for _, d := range ds {
+			for _, n := range names {
+				if d.Name == n {
+					keep = append(keep, d)
+				}
+			}
+		}
+		ds = keep
+	}
+	return c.writeDomains(w, r, lp, ds)
+}
+
+// defaultDomain is the org's default domain: the configured shared domain
+// if it exists, else the oldest domain usable in the org.
+func (c *Controller) defaultDomain(ctx context.Context, orgGUID string) (*store.Domain, error) {
+	ds, err := c.orgDomains(ctx, orgGUID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if d.Name == c.cfg.Domain && !d.Internal {
+			return d, nil
+		}
+	}
+	for _, d := range ds {
+		if !d.Internal {
+			return d, nil
+		}
+	}
+	return nil, apierr.NotFound("Domain")
+}
+
+func (c *Controller) getOrgDefaultDomain(w http.ResponseWriter, r *http.Request) error {
+	o, err := c.orgRec(r.Context(), r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	d, err := c.defaultDomain(r.Context(), o.GUID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c.pres.Domain(d))
+}
+
+var roleTypes = map[string]bool{
+	"organization_user": true, "organization_auditor": true, "organization_manager": true,
+	"organization_billing_manager": true, "space_auditor": true, "space_developer": true,
+	"space_manager": true, "space_supporter": true,
+}
+
+type roleBody struct {
+	Type          string `json:"type"`
+	Relationships struct {
+		User struct {
+			Data *struct {
+				GUID     string `json:"guid"`
+				Username string `json:"username"`
+				Origin   string `json:"origin"`
+			} `json:"data"`
+		} `json:"user"`
+		Organization relBody `json:"organization"`
+		Space        relBody `json:"space"`
+	} `json:"relationships"`
+}
+
+// createRole serves POST /v3/roles. Role assignments are validated and
+// acknowledged; they are not stored yet because every user is an admin
+// until roles arrive.
+func (c *Controller) createRole(w http.ResponseWriter, r *http.Request) error {
+	var b roleBody
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	if !roleTypes[b.Type] {
+		return apierr.Unprocessable("Type must be one of the allowed types [organization_auditor, organization_manager, organization_billing_manager, organization_user, space_auditor, space_manager, space_developer, space_supporter]")
+	}
+	orgGUID, spaceGUID := b.Relationships.Organization.guid(), b.Relationships.Space.guid()
+	if strings.HasPrefix(b.Type, "organization_") {
+		if orgGUID == "" {
+			return apierr.Unprocessable("Relationships Organization is required for an organization role")
+		}
+		if _, err := c.deps.Store.Orgs().Get(r.Context(), orgGUID); err != nil {
+			return orUnprocessable(err, "Invalid organization. Ensure the organization exists and you have access to it.")
+		}
+		spaceGUID = ""
+	} else {
+		if spaceGUID == "" {
+			return apierr.Unprocessable("Relationships Space is required for a space role")
+		}
+		if _, err := c.deps.Store.Spaces().Get(r.Context(), spaceGUID); err != nil {
+			return orUnprocessable(err, "Invalid space. Ensure that the space exists and you have access to it.")
+		}
+		orgGUID = ""
+	}
+	ud := b.Relationships.User.Data
+	if ud == nil {
+		return apierr.Unprocessable("Relationships User is required")
+	}
+	var (
+		u   *store.User
+		err error
+	)
+	if ud.GUID != "" {
+		u, err = c.deps.Store.Users().Get(r.Context(), ud.GUID)
+	} else {
+		origin := ud.Origin
+		if origin == "" {
+			origin = "uaa"
+		}
+		u, err = c.deps.Store.Users().GetByName(r.Context(), origin, ud.Username)
+	}
+	if err != nil {
+		return orUnprocessable(err, "Invalid user. Ensure that the user exists and you have access to it.")
+	}
+	now := presenters.Time(time.Now())
+	return writeJSON(w, http.StatusCreated, c.pres.Role(newGUID(), b.Type, u.GUID, orgGUID, spaceGUID, now))
+}
+
+func orUnprocessable(err error, msg string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.Unprocessable("%s", msg)
+	}
+	return fmt.Errorf("look up: %w", err)
+}
