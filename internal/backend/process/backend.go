@@ -1,0 +1,367 @@
+// Package process is ingot's portable isolation backend. A container is a
+// directory on the host (RootDir/<handle>, the app's home in
+// RootDir/<handle>/home) and its processes are plain host processes run as
+// the DEA's own user, each started in a process group of its own so that
+// Signal and Stop reach the whole tree.
+//
+// There is no kernel enforcement: the process backend measures and kills.
+// A monitor samples the resident memory and CPU time of every container's
+// process tree from /proc every MonitorInterval and the size of its
+// directory every DiskCheckInterval; a container over its memory limit is
+// killed with the event backend.EventOutOfMemory, one over its disk limit
+// with EventDiskQuotaExceeded, and is then stopped. A process that leaves
+// its group and is orphaned (double fork plus setsid) escapes accounting.
+// CPU shares and pid limits are recorded but not enforced; ports are host
+// ports (host port == container port) handed out from a range.
+//
+// Each container's spec, ports and process groups are persisted in
+// RootDir/<handle>/container.json, so a Backend created again on the same
+// RootDir lists the containers that survived a restart and can still stop
+// their processes.
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ingot-paas/ingot/internal/backend"
+)
+
+// EventDiskQuotaExceeded is recorded in Info.Events when a container went
+// over its disk limit and was killed.
+const EventDiskQuotaExceeded = "disk quota exceeded"
+
+// ErrInvalidSpec is returned by Create for a malformed spec.
+var ErrInvalidSpec = errors.New("process backend: invalid container spec")
+
+// ErrPortUnavailable is returned by NetIn when no port (or not the asked
+// one) can be had.
+var ErrPortUnavailable = errors.New("process backend: port unavailable")
+
+const (
+	stateActive  = "active"
+	stateStopped = "stopped"
+	recordFile   = "container.json"
+)
+
+// Config configures the process backend.
+type Config struct {
+	// RootDir holds one directory per container. Required.
+	RootDir string
+	// PortRangeStart..PortRangeEnd is the pool NetIn draws from (default
+	// 61001..65000, outside Linux's ephemeral range).
+	PortRangeStart, PortRangeEnd uint32
+	// MemoryBytes and DiskBytes are the capacity reported by Capacity
+	// (default: the host's MemTotal and the free space of RootDir).
+	MemoryBytes, DiskBytes uint64
+	// MonitorInterval is how often memory and CPU are sampled (500ms).
+	MonitorInterval time.Duration
+	// DiskCheckInterval is how often disk use is measured (5s).
+	DiskCheckInterval time.Duration
+	// StopGrace is the time between SIGTERM and SIGKILL in Stop (10s).
+	StopGrace time.Duration
+}
+
+func (c *Config) defaults() error {
+	if c.RootDir == "" {
+		return errors.New("process backend: root dir is required")
+	}
+	abs, err := filepath.Abs(c.RootDir)
+	if err != nil {
+		return fmt.Errorf("process backend: root dir: %w", err)
+	}
+	c.RootDir = abs
+	if c.PortRangeStart == 0 && c.PortRangeEnd == 0 {
+		c.PortRangeStart, c.PortRangeEnd = 61001, 65000
+	}
+	if c.PortRangeStart == 0 || c.PortRangeEnd < c.PortRangeStart || c.PortRangeEnd > 65535 {
+		return fmt.Errorf("process backend: bad port range %d-%d", c.PortRangeStart, c.PortRangeEnd)
+	}
+	if c.MonitorInterval <= 0 {
+		c.MonitorInterval = 500 * time.Millisecond
+	}
+	if c.DiskCheckInterval <= 0 {
+		c.DiskCheckInterval = 5 * time.Second
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 10 * time.Second
+	}
+	return nil
+}
+
+// Backend runs containers as host processes. It implements backend.Backend.
+type Backend struct {
+	cfg Config
+	log *slog.Logger
+	cap backend.Capacity
+
+	mu         sync.Mutex
+	containers map[string]*container
+	ports      map[uint32]string // port → handle holding it
+	nextPort   uint32
+	monitorOn  bool
+	closed     bool
+	quit       chan struct{}
+	wg         sync.WaitGroup
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New creates RootDir if needed and loads the containers recorded in it.
+func New(cfg Config, log *slog.Logger) (*Backend, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
+		return nil, fmt.Errorf("process backend: create root dir: %w", err)
+	}
+	if cfg.MemoryBytes == 0 {
+		m, err := hostMemTotal()
+		if err != nil {
+			return nil, fmt.Errorf("process backend: memory capacity: %w", err)
+		}
+		cfg.MemoryBytes = m
+	}
+	if cfg.DiskBytes == 0 {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(cfg.RootDir, &st); err != nil {
+			return nil, fmt.Errorf("process backend: statfs %s: %w", cfg.RootDir, err)
+		}
+		cfg.DiskBytes = st.Bavail * uint64(st.Bsize)
+	}
+	b := &Backend{
+		cfg: cfg,
+		log: log,
+		cap: backend.Capacity{
+			MemoryBytes:   cfg.MemoryBytes,
+			DiskBytes:     cfg.DiskBytes,
+			MaxContainers: int(cfg.PortRangeEnd - cfg.PortRangeStart + 1),
+		},
+		containers: map[string]*container{},
+		ports:      map[uint32]string{},
+		nextPort:   cfg.PortRangeStart,
+		quit:       make(chan struct{}),
+	}
+	if err := b.load(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// load reads every RootDir/<handle>/container.json.
+func (b *Backend) load() error {
+	entries, err := os.ReadDir(b.cfg.RootDir)
+	if err != nil {
+		return fmt.Errorf("process backend: read root dir: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !validHandle(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(b.cfg.RootDir, e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, recordFile))
+		if err != nil {
+			b.log.Warn("container-record-unreadable", "handle", e.Name(), "error", err)
+			continue
+		}
+		var rec record
+		if err := json.Unmarshal(data, &rec); err != nil || rec.Handle != e.Name() {
+			b.log.Warn("container-record-invalid", "handle", e.Name(), "error", err)
+			continue
+		}
+		c := newContainer(b, dir, rec)
+		b.containers[rec.Handle] = c
+		for _, p := range rec.Ports {
+			b.ports[p.HostPort] = rec.Handle
+		}
+		b.log.Info("container-restored", "handle", rec.Handle, "state", rec.State, "process_groups", len(rec.Groups))
+	}
+	if len(b.containers) > 0 {
+		b.mu.Lock()
+		b.ensureMonitorLocked()
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// Name is "process".
+func (b *Backend) Name() string { return "process" }
+
+// Capacity reports the configured capacity. MaxContainers is the size of
+// the port range: every instance needs one port.
+func (b *Backend) Capacity() (backend.Capacity, error) { return b.cap, nil }
+
+var handleRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+func validHandle(h string) bool { return handleRE.MatchString(h) }
+
+// Create makes the container directory and its home. Errors: ErrExists,
+// ErrNoCapacity (the limit exceeds the whole capacity, or no containers
+// left), ErrInvalidSpec.
+func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backend.Container, error) {
+	if !validHandle(spec.Handle) {
+		return nil, fmt.Errorf("%w: handle %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.Handle)
+	}
+	if spec.MemoryLimitBytes > b.cap.MemoryBytes {
+		return nil, fmt.Errorf("%w: memory limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.MemoryLimitBytes, b.cap.MemoryBytes)
+	}
+	if spec.DiskLimitBytes > b.cap.DiskBytes {
+		return nil, fmt.Errorf("%w: disk limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.DiskLimitBytes, b.cap.DiskBytes)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errors.New("process backend: closed")
+	}
+	if _, ok := b.containers[spec.Handle]; ok {
+		return nil, fmt.Errorf("%w: %s", backend.ErrExists, spec.Handle)
+	}
+	if len(b.containers) >= b.cap.MaxContainers {
+		return nil, fmt.Errorf("%w: %d containers", backend.ErrNoCapacity, len(b.containers))
+	}
+	dir := filepath.Join(b.cfg.RootDir, spec.Handle)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("%w: %s (directory left over)", backend.ErrExists, spec.Handle)
+		}
+		return nil, fmt.Errorf("create container %s: %w", spec.Handle, err)
+	}
+	rec := record{
+		Handle:           spec.Handle,
+		MemoryLimitBytes: spec.MemoryLimitBytes,
+		DiskLimitBytes:   spec.DiskLimitBytes,
+		CPUShares:        spec.CPUShares,
+		MaxPids:          spec.MaxPids,
+		Env:              append([]string(nil), spec.Env...),
+		Properties:       copyProps(spec.Properties),
+		State:            stateActive,
+		CreatedAt:        time.Now().UTC(),
+	}
+	c := newContainer(b, dir, rec)
+	err := os.Mkdir(c.home, 0o755)
+	if err == nil {
+		c.mu.Lock()
+		err = c.saveLocked()
+		c.mu.Unlock()
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("create container %s: %w", spec.Handle, err)
+	}
+	b.containers[spec.Handle] = c
+	b.ensureMonitorLocked()
+	b.log.Debug("container-created", "handle", spec.Handle, "memory_limit", spec.MemoryLimitBytes, "disk_limit", spec.DiskLimitBytes)
+	return c, nil
+}
+
+// Lookup finds a container by handle (ErrNotFound).
+func (b *Backend) Lookup(handle string) (backend.Container, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.containers[handle]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
+	}
+	return c, nil
+}
+
+// List returns every container, including those loaded from RootDir.
+func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]backend.Container, 0, len(b.containers))
+	for _, c := range b.containers {
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Destroy kills every process of the container, releases its ports and
+// removes its directory (ErrNotFound).
+func (b *Backend) Destroy(ctx context.Context, handle string) error {
+	b.mu.Lock()
+	c, ok := b.containers[handle]
+	b.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
+	}
+	if err := c.Stop(ctx, true); err != nil && !errors.Is(err, backend.ErrNotFound) {
+		return fmt.Errorf("destroy %s: %w", handle, err)
+	}
+	c.mu.Lock()
+	if c.destroyed {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
+	}
+	c.destroyed = true
+	c.mu.Unlock()
+
+	b.mu.Lock()
+	delete(b.containers, handle)
+	for p, h := range b.ports {
+		if h == handle {
+			delete(b.ports, p)
+		}
+	}
+	b.mu.Unlock()
+	if err := removeTree(c.dir); err != nil {
+		return fmt.Errorf("destroy %s: remove files: %w", handle, err)
+	}
+	b.log.Debug("container-destroyed", "handle", handle)
+	return nil
+}
+
+// Close stops the monitor. Containers and their processes are left as they
+// are (a new Backend on the same RootDir finds them).
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.quit)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}
+
+// removeTree removes dir, making read-only directories writable first when
+// a plain RemoveAll fails.
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func copyProps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
