@@ -141,9 +141,8 @@ func (c *zipConverter) entry(f *zip.File) error {
 	if err := c.checkAncestors(name); err != nil {
 		return err
 	}
-	c.stats.Files++
-	if c.lim.MaxFiles > 0 && c.stats.Files > c.lim.MaxFiles {
-		return badPackage("more than the limit of %d files", c.lim.MaxFiles)
+	if err := c.count(); err != nil {
+		return err
 	}
 	mtime := f.Modified
 	if mtime.Before(zipEpoch) {
@@ -179,9 +178,22 @@ func (c *zipConverter) checkAncestors(name string) error {
 		if c.seen[d] {
 			continue
 		}
+		if err := c.count(); err != nil {
+			return err
+		}
 		if err := c.writeDir(d, zipEpoch); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// count counts one more entry (listed, or a directory it implies) against
+// the limit.
+func (c *zipConverter) count() error {
+	c.stats.Files++
+	if c.lim.MaxFiles > 0 && c.stats.Files > c.lim.MaxFiles {
+		return badPackage("more than the limit of %d files", c.lim.MaxFiles)
 	}
 	return nil
 }
