@@ -65,6 +65,9 @@ type handler struct {
 // that is never served.
 func hidden(p string) bool {
 	for _, el := range strings.Split(p, "/") {
+		if el == "." {
+			continue
+		}
 		if strings.HasPrefix(el, ".") {
 			return true
 		}
