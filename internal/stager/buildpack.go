@@ -87,23 +87,21 @@ func (st *staging) resolveBuildpacks() ([]*buildpack, error) {
 	for _, n := range names {
 		if b, ok := buildpacks.Resolve(n); ok {
 			if _, err := fs.Stat(st.s.deps.Buildpacks, b); err != nil {
-				return nil, fmt.Errorf("%w: the built-in buildpack %q is not installed on this stager", ErrUnknownBuildpack, n)
+				return nil, failf(ErrUnknownBuildpack, "the built-in buildpack %q is not installed on this stager", n)
 			}
 			out = append(out, st.builtin(b))
 			continue
 		}
 		if strings.Contains(n, "://") || strings.HasPrefix(n, "git@") {
-			return nil, fmt.Errorf("%w: %q: buildpack URLs are not supported yet; use a built-in buildpack (%s) or the absolute path of a buildpack directory on the DEA host",
-				ErrUnknownBuildpack, n, builtinKeys())
+			return nil, failf(ErrUnknownBuildpack, "%q: buildpack URLs are not supported yet; use a built-in buildpack (%s) or the absolute path of a buildpack directory on the DEA host", n, builtinKeys())
 		}
 		if !filepath.IsAbs(n) {
-			return nil, fmt.Errorf("%w: %q is neither a built-in buildpack (%s) nor the absolute path of a buildpack directory on the DEA host",
-				ErrUnknownBuildpack, n, builtinKeys())
+			return nil, failf(ErrUnknownBuildpack, "%q is neither a built-in buildpack (%s) nor the absolute path of a buildpack directory on the DEA host", n, builtinKeys())
 		}
 		p := filepath.Clean(n)
 		fi, err := os.Stat(p)
 		if err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%w: %q is not a buildpack directory on the DEA host", ErrUnknownBuildpack, n)
+			return nil, failf(ErrUnknownBuildpack, "%q is not a buildpack directory on the DEA host", n)
 		}
 		out = append(out, &buildpack{name: filepath.Base(p), key: p, path: p, fsys: os.DirFS(p), root: "."})
 	}
@@ -252,8 +250,7 @@ func (st *staging) selectBuildpacks(ctx context.Context, candidates []*buildpack
 		}
 		tried = append(tried, b.name)
 	}
-	return nil, fmt.Errorf("%w: None of the buildpacks detected a compatible application (tried %s). Name one with -b, or add the file it looks for (go.mod, package.json, requirements.txt, an executable jar, Staticfile)",
-		ErrNoBuildpackMatched, strings.Join(tried, ", "))
+	return nil, failf(ErrNoBuildpackMatched, "None of the buildpacks detected a compatible application (tried %s). Name one with -b, or add the file it looks for (go.mod, package.json, requirements.txt, an executable jar, Staticfile)", strings.Join(tried, ", "))
 }
 
 // detect runs bin/detect; it reports whether it passed.
@@ -279,15 +276,15 @@ func (st *staging) detect(ctx context.Context, b *buildpack) (bool, error) {
 func checkContract(chosen []*buildpack) error {
 	for _, b := range chosen[:len(chosen)-1] {
 		if !b.has("supply") {
-			return fmt.Errorf("%w: buildpack %s does not support multi-buildpack apps: it has no bin/supply, so it can only be the last one", ErrBuildpackFailed, b.key)
+			return failf(ErrBuildpackFailed, "buildpack %s does not support multi-buildpack apps: it has no bin/supply, so it can only be the last one", b.key)
 		}
 	}
 	last := chosen[len(chosen)-1]
 	switch {
 	case !last.has("finalize") && !last.has("compile"):
-		return fmt.Errorf("%w: buildpack %s has neither bin/finalize nor bin/compile", ErrBuildpackFailed, last.key)
+		return failf(ErrBuildpackFailed, "buildpack %s has neither bin/finalize nor bin/compile", last.key)
 	case !last.has("release"):
-		return fmt.Errorf("%w: buildpack %s has no bin/release", ErrBuildpackFailed, last.key)
+		return failf(ErrBuildpackFailed, "buildpack %s has no bin/release", last.key)
 	}
 	return nil
 }
@@ -341,8 +338,7 @@ func stepFailure(b *buildpack, script string, code, status int, tail string) err
 	if tail != "" {
 		tail = ":\n" + tail
 	}
-	return fmt.Errorf("%w: the %s step of buildpack %s failed with exit status %d (staging error %d)%s",
-		ErrBuildpackFailed, script, b.name, status, code, tail)
+	return failf(ErrBuildpackFailed, "the %s step of buildpack %s failed with exit status %d (staging error %d)%s", script, b.name, status, code, tail)
 }
 
 // releaseInfo is what bin/release prints.
@@ -361,11 +357,11 @@ func (st *staging) release(ctx context.Context, b *buildpack) (map[string]string
 		return nil, stepFailure(b, "release", codeRelease, status, tail)
 	}
 	if out.overflow {
-		return nil, fmt.Errorf("%w: the release step of buildpack %s printed more than %d bytes", ErrBuildpackFailed, b.name, maxReleaseOutput)
+		return nil, failf(ErrBuildpackFailed, "the release step of buildpack %s printed more than %d bytes", b.name, maxReleaseOutput)
 	}
 	var ri releaseInfo
 	if err := yaml.Unmarshal(out.Bytes(), &ri); err != nil {
-		return nil, fmt.Errorf("%w: the release step of buildpack %s printed invalid YAML (staging error %d): %v", ErrBuildpackFailed, b.name, codeRelease, err)
+		return nil, failf(ErrBuildpackFailed, "the release step of buildpack %s printed invalid YAML (staging error %d): %v", b.name, codeRelease, err)
 	}
 	return ri.DefaultProcessTypes, nil
 }

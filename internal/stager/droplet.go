@@ -166,7 +166,7 @@ func (st *staging) packageDroplet(ctx context.Context, info func(procfile map[st
 		return gz.Close()
 	})
 	if errors.Is(err, errLimit) {
-		return nil, fmt.Errorf("%w: the droplet is larger than the disk limit of %d MB", ErrDropletTooLarge, st.dkMB)
+		return nil, failf(ErrDropletTooLarge, "the droplet is larger than the disk limit of %d MB", st.dkMB)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("packaging the droplet: %w", err)

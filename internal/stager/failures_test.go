@@ -74,8 +74,8 @@ echo "-----> Supplied tool at index $idx"`,
 		"release": `echo "--- {}"`,
 	})
 	finalizer := writeBuildpack(t, map[string]string{
-		"detect":   `exit 1`,
-		"supply":   `echo "final supply at $4"; echo supplied > "$3/$4/final-supply"`,
+		"detect": `exit 1`,
+		"supply": `echo "final supply at $4"; echo supplied > "$3/$4/final-supply"`,
 		"finalize": `build=$1 deps=$3 idx=$4 profile=$5
 cat "$deps/0/bin/tool" > "$build/built-with.txt"
 [ "$idx" = 1 ] || { echo "index $idx" >&2; exit 1; }
@@ -190,9 +190,11 @@ func TestStagingFailures(t *testing.T) {
 			wants: []string{`stages for the stack "host", not "cflinuxfs4"`},
 		},
 		{
-			name:  "package missing",
-			pkg:   zipFiles(t, map[string]string{"a.txt": "a"}),
-			mod:   func(r *messages.StagingRequest) { r.PackageURI = strings.Replace(r.PackageURI, "/packages/", "/packages/gone-", 1) },
+			name: "package missing",
+			pkg:  zipFiles(t, map[string]string{"a.txt": "a"}),
+			mod: func(r *messages.StagingRequest) {
+				r.PackageURI = strings.Replace(r.PackageURI, "/packages/", "/packages/gone-", 1)
+			},
 			wants: []string{"downloading the app package", "404 Not Found"},
 		},
 		{

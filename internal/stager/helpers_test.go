@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -13,8 +14,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -358,3 +361,88 @@ func writeBuildpack(t *testing.T, scripts map[string]string) string {
 }
 
 var _ backend.Backend = (*process.Backend)(nil)
+
+// runDroplet starts a staged droplet the way a DEA does, in a fresh
+// container (so nothing of the staging paths is left), and returns the
+// body of GET / once it answers 200.
+func (h *harness) runDroplet(t *testing.T, res *messages.StagingResult, memMB int) string {
+	t.Helper()
+	data, ok := h.blobs.get("/droplets/" + res.BuildGUID)
+	if !ok {
+		t.Fatal("no droplet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	handle := "run-" + res.BuildGUID
+	c, err := h.backend.Create(ctx, backend.ContainerSpec{Handle: handle, MemoryLimitBytes: uint64(memMB) << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.backend.Destroy(context.Background(), handle) })
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StreamIn(ctx, c.HomeDir(), gz); err != nil {
+		t.Fatalf("droplet into a container: %v", err)
+	}
+	pm, err := c.NetIn(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.StreamOut(ctx, c.HomeDir()+"/"+StagingInfoFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(tr)
+	rc.Close()
+	si, err := ParseStagingInfo(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := c.HomeDir()
+	launcher := `cd "$HOME" && for f in .profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; exec bash -c "$1"`
+	out := &tailBuffer{max: 8 << 10}
+	p, err := c.Run(ctx, backend.ProcessSpec{
+		Path: "bash",
+		Args: []string{"-c", launcher, "launcher", si.StartCommand},
+		Env: []string{
+			"HOME=" + home + "/app", "DEPS_DIR=" + home + "/deps", "TMPDIR=" + home + "/tmp",
+			"PORT=" + strconv.Itoa(int(pm.ContainerPort)), "MEMORY_LIMIT=" + strconv.Itoa(memMB) + "m",
+			"CF_INSTANCE_INDEX=3",
+		},
+		Dir: home + "/app",
+	}, backend.ProcessIO{Stdout: out, Stderr: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Signal(syscall.SIGKILL) })
+	exited := make(chan int, 1)
+	go func() {
+		st, _ := p.Wait()
+		exited <- st
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", pm.HostPort)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET / = %d %s", resp.StatusCode, b)
+			}
+			return string(b)
+		}
+		select {
+		case st := <-exited:
+			t.Fatalf("app exited with %d before answering; output:\n%s", st, out.lastLines(30))
+		case <-ctx.Done():
+			t.Fatalf("app did not answer; output:\n%s", out.lastLines(30))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -44,6 +44,20 @@ var (
 	ErrDropletTooLarge    = errors.New("droplet too large")
 )
 
+// stagingError is a failure with a message for the user that is
+// classified by one of the sentinel errors.
+type stagingError struct {
+	kind error
+	msg  string
+}
+
+func (e *stagingError) Error() string { return e.msg }
+func (e *stagingError) Unwrap() error { return e.kind }
+
+func failf(kind error, format string, args ...any) error {
+	return &stagingError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
 // Config tunes a stager. Zero values take the defaults.
 type Config struct {
 	// Stack is the stack this stager stages for (default "host").

@@ -100,6 +100,10 @@ func TestStageExamples(t *testing.T) {
 		if log := h.logs.text("go-app"); !strings.Contains(log, "Using the cached Go build cache") || !strings.Contains(log, "Restored buildpack cache") {
 			t.Errorf("second staging did not use the cache:\n%s", log)
 		}
+		t.Logf("staging log:\n%s", h.logs.text("go-app"))
+		if body := h.runDroplet(t, res, 64); body != "Hello from ingot (go) instance 3\n" {
+			t.Errorf("GET / = %q", body)
+		}
 	})
 
 	t.Run("static", func(t *testing.T) {
@@ -123,16 +127,23 @@ func TestStageExamples(t *testing.T) {
 			}
 			checkApp(t, d, "app/.staticfile/bin/server")
 		}
+		if body := h.runDroplet(t, res, 64); !strings.Contains(body, "Hello from ingot (static)") {
+			t.Errorf("GET / = %q", body)
+		}
 	})
 
 	t.Run("node", func(t *testing.T) {
 		requireTool(t, "node")
-		d := h.droplet(h.stage("node-app", zipDir(t, filepath.Join(ex, "node")), nil))
+		res := h.stage("node-app", zipDir(t, filepath.Join(ex, "node")), nil)
+		d := h.droplet(res)
 		si := stagingInfo(t, d)
 		if si.DetectedBuildpack != "nodejs" || si.StartCommand != "npm start" {
 			t.Errorf("staging info = %+v", si)
 		}
 		checkApp(t, d, "app/server.js", "app/package.json", "app/.profile.d/nodejs.sh")
+		if body := h.runDroplet(t, res, 256); body != "Hello from ingot (node) instance 3\n" {
+			t.Errorf("GET / = %q", body)
+		}
 	})
 
 	t.Run("python", func(t *testing.T) {
@@ -147,6 +158,9 @@ func TestStageExamples(t *testing.T) {
 			t.Errorf("process types %v", res.ProcessTypes)
 		}
 		checkApp(t, d, "app/app.py", "app/Procfile", "deps/0/profile.d/python.sh")
+		if body := h.runDroplet(t, res, 64); body != "Hello from ingot (python) instance 3\n" {
+			t.Errorf("GET / = %q", body)
+		}
 	})
 
 	t.Run("java", func(t *testing.T) {
@@ -161,12 +175,16 @@ func TestStageExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := h.droplet(h.stage("java-app", pkg, func(r *messages.StagingRequest) { r.MemoryMB = 256 }))
+		res := h.stage("java-app", pkg, func(r *messages.StagingRequest) { r.MemoryMB = 256 })
+		d := h.droplet(res)
 		si := stagingInfo(t, d)
 		if si.DetectedBuildpack != "java" || si.StartCommand != `java $JAVA_OPTS -cp "$HOME" Main` {
 			t.Errorf("staging info = %+v", si)
 		}
 		checkApp(t, d, "app/Main.class", "app/META-INF/MANIFEST.MF", "app/.profile.d/java.sh")
+		if body := h.runDroplet(t, res, 256); body != "Hello from ingot (java) instance 3\n" {
+			t.Errorf("GET / = %q", body)
+		}
 	})
 
 	t.Run("binary", func(t *testing.T) {
@@ -192,6 +210,9 @@ func TestStageExamples(t *testing.T) {
 		}
 		if res.BuildpackName != "binary_buildpack" {
 			t.Errorf("buildpack name %q", res.BuildpackName)
+		}
+		if body := h.runDroplet(t, res, 64); body != "Hello from ingot (binary) instance 3\n" {
+			t.Errorf("GET / = %q", body)
 		}
 	})
 }

@@ -84,7 +84,7 @@ func (st *staging) timeout() time.Duration {
 // ErrTimeout.
 func (st *staging) run(parent context.Context) (*messages.StagingResult, error) {
 	if st.req.Stack != "" && st.req.Stack != st.s.cfg.Stack {
-		return nil, fmt.Errorf("%w: this stager stages for the stack %q, not %q", ErrStackMismatch, st.s.cfg.Stack, st.req.Stack)
+		return nil, failf(ErrStackMismatch, "this stager stages for the stack %q, not %q", st.s.cfg.Stack, st.req.Stack)
 	}
 	named, err := st.resolveBuildpacks()
 	if err != nil {
@@ -98,7 +98,7 @@ func (st *staging) run(parent context.Context) (*messages.StagingResult, error) 
 		if parent.Err() != nil {
 			return nil, fmt.Errorf("staging was canceled while %s", st.phase)
 		}
-		return nil, fmt.Errorf("%w after %s, while %s", ErrTimeout, timeout, st.phase)
+		return nil, failf(ErrTimeout, "staging timed out after %s, while %s", timeout, st.phase)
 	}
 	return res, err
 }

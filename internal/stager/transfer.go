@@ -30,11 +30,11 @@ func redact(raw string) string {
 func (st *staging) get(ctx context.Context, what, uri string, notFoundOK bool) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: downloading the %s: invalid URL %s: %v", ErrTransfer, what, redact(uri), err)
+		return nil, failf(ErrTransfer, "downloading the %s: invalid URL %s: %v", what, redact(uri), err)
 	}
 	resp, err := st.s.deps.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: downloading the %s from %s: %v", ErrTransfer, what, redact(uri), transportErr(err))
+		return nil, failf(ErrTransfer, "downloading the %s from %s: %v", what, redact(uri), transportErr(err))
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound && notFoundOK:
@@ -42,7 +42,7 @@ func (st *staging) get(ctx context.Context, what, uri string, notFoundOK bool) (
 		return nil, nil
 	case resp.StatusCode/100 != 2:
 		msg := snippet(resp)
-		return nil, fmt.Errorf("%w: downloading the %s from %s: %s%s", ErrTransfer, what, redact(uri), resp.Status, msg)
+		return nil, failf(ErrTransfer, "downloading the %s from %s: %s%s", what, redact(uri), resp.Status, msg)
 	}
 	return resp, nil
 }
@@ -94,7 +94,7 @@ func (st *staging) downloadPackage(ctx context.Context) (zipStats, error) {
 		return zipStats{}, fmt.Errorf("%w: the package is larger than %d bytes", ErrBadPackage, maxZip)
 	}
 	if err != nil {
-		return zipStats{}, fmt.Errorf("%w: downloading the app package: %v", ErrTransfer, err)
+		return zipStats{}, failf(ErrTransfer, "downloading the app package: %v", err)
 	}
 	defer sp.remove()
 
@@ -247,7 +247,7 @@ func (st *staging) put(ctx context.Context, what, uri string, sp *spooled) (bool
 	body := io.NewSectionReader(sp.f, 0, sp.size)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, uri, body)
 	if err != nil {
-		return false, fmt.Errorf("%w: uploading the %s: invalid URL %s: %v", ErrTransfer, what, redact(uri), err)
+		return false, failf(ErrTransfer, "uploading the %s: invalid URL %s: %v", what, redact(uri), err)
 	}
 	req.ContentLength = sp.size
 	req.GetBody = func() (io.ReadCloser, error) {
@@ -256,11 +256,11 @@ func (st *staging) put(ctx context.Context, what, uri string, sp *spooled) (bool
 	req.Header.Set("Content-Type", "application/gzip")
 	resp, err := st.s.deps.HTTP.Do(req)
 	if err != nil {
-		return true, fmt.Errorf("%w: uploading the %s to %s: %v", ErrTransfer, what, redact(uri), transportErr(err))
+		return true, failf(ErrTransfer, "uploading the %s to %s: %v", what, redact(uri), transportErr(err))
 	}
 	if resp.StatusCode/100 != 2 {
 		msg := snippet(resp)
-		return resp.StatusCode >= 500, fmt.Errorf("%w: uploading the %s to %s: %s%s", ErrTransfer, what, redact(uri), resp.Status, msg)
+		return resp.StatusCode >= 500, failf(ErrTransfer, "uploading the %s to %s: %s%s", what, redact(uri), resp.Status, msg)
 	}
 	drain(resp)
 	return false, nil
