@@ -167,6 +167,8 @@ func TestRelease(t *testing.T) {
 		{"go quoted", "go", map[string]string{"go.mod": "// c\nmodule \"hello\" // x\n"}, nil, "./bin/hello"},
 		{"go package spec", "go", map[string]string{"go.mod": "module x\n"}, []string{"GO_INSTALL_PACKAGE_SPEC=x/cmd/server"}, "./bin/server"},
 		{"binary", "binary", nil, nil, ""},
+		{"static fallback root", "staticfile", map[string]string{"Staticfile": "root: 'public/' # the site\r\n", "public/index.html": "x"}, nil, `python3 $HOME/.staticfile/server.py "$HOME/public"`},
+		{"static go server", "staticfile", map[string]string{"Staticfile": "", ".staticfile/bin/server": "x"}, nil, `$HOME/.staticfile/bin/server -root "$HOME"`},
 		{"python app.py", "python", map[string]string{"requirements.txt": "", "app.py": ""}, nil, "python3 app.py"},
 		{"python main.py", "python", map[string]string{"requirements.txt": "", "main.py": ""}, nil, "python3 main.py"},
 		{"python none", "python", map[string]string{"requirements.txt": ""}, nil, ""},

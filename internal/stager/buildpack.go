@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -141,21 +142,31 @@ func (st *staging) layout(ctx context.Context, ndeps int) error {
 // installBuildpacks copies the buildpacks into buildpacks/<i>. Files under
 // bin/ are made executable (embedded files have no mode bits).
 func (st *staging) installBuildpacks(ctx context.Context, bps []*buildpack) error {
+	for i, b := range bps {
+		b.dir = st.path(dirBuildpacks, strconv.Itoa(i))
+		b.bin = make(map[string]bool)
+	}
 	pr, pw := io.Pipe()
+	done := make(chan error, 1)
 	go func() {
 		tw := tar.NewWriter(pw)
+		var err error
 		for i, b := range bps {
-			b.dir = st.path(dirBuildpacks, strconv.Itoa(i))
-			b.bin = make(map[string]bool)
-			if err := tarBuildpack(tw, b, strconv.Itoa(i)); err != nil {
-				pw.CloseWithError(err)
-				return
+			if err = tarBuildpack(tw, b, strconv.Itoa(i)); err != nil {
+				break
 			}
 		}
-		pw.CloseWithError(tw.Close())
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+		done <- err
 	}()
 	err := st.c.StreamIn(ctx, st.path(dirBuildpacks), pr)
-	_ = pr.CloseWithError(io.ErrClosedPipe)
+	_ = pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if StreamIn stopped early
+	if werr := <-done; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		return fmt.Errorf("installing buildpacks: %w", werr)
+	}
 	if err != nil {
 		return fmt.Errorf("installing buildpacks: %w", err)
 	}

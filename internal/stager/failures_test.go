@@ -267,3 +267,41 @@ func TestNewValidates(t *testing.T) {
 		t.Errorf("error = %q", res.Error)
 	}
 }
+
+// TestUploadFailures: a failed cache upload is only logged; a failed
+// droplet upload (retried once) fails staging.
+func TestUploadFailures(t *testing.T) {
+	h := newHarness(t, Config{})
+	bp := writeBuildpack(t, map[string]string{
+		"compile": `echo cached > "$2/thing"`,
+		"release": `printf -- '---\ndefault_process_types:\n  web: ./run\n'`,
+	})
+	pkg := zipFiles(t, map[string]string{"a.txt": "a"})
+	res := h.stage("upload-app", pkg, func(r *messages.StagingRequest) {
+		r.Buildpacks = []string{bp}
+		r.BuildpackCacheURI = h.blobs.url("/broken/cache")
+	})
+	h.droplet(res)
+	if _, puts := h.blobs.counts("/broken/cache"); puts == 0 {
+		t.Error("the cache upload was not attempted")
+	}
+	if log := h.logs.text("upload-app"); !strings.Contains(log, "could not upload the buildpack cache") {
+		t.Errorf("log lacks the cache warning:\n%s", log)
+	}
+
+	res = h.stage("upload-app", pkg, func(r *messages.StagingRequest) {
+		r.Buildpacks = []string{bp}
+		r.DropletUploadURI = h.blobs.url("/broken/droplet?signature=secret")
+	})
+	for _, w := range []string{"uploading the droplet to", "/broken/droplet: 500 Internal Server Error: blobstore is on fire"} {
+		if !strings.Contains(res.Error, w) {
+			t.Errorf("error %q lacks %q", res.Error, w)
+		}
+	}
+	if strings.Contains(res.Error, "secret") {
+		t.Errorf("error leaks the signature: %q", res.Error)
+	}
+	if _, puts := h.blobs.counts("/broken/droplet"); puts != 2 {
+		t.Errorf("droplet upload attempted %d times, want 2", puts)
+	}
+}

@@ -141,6 +141,10 @@ func newBlobServer(t *testing.T) *blobServer {
 			_, _ = w.Write(data)
 		case http.MethodPut:
 			b.puts[r.URL.Path]++
+			if strings.HasPrefix(r.URL.Path, "/broken/") {
+				http.Error(w, "blobstore is on fire", http.StatusInternalServerError)
+				return
+			}
 			data, err := io.ReadAll(r.Body)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
