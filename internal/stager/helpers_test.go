@@ -96,8 +96,8 @@ func (h *harness) stage(app string, pkg []byte, mod func(*messages.StagingReques
 		DropletUploadURI:  h.blobs.url("/droplets/" + build + "?signature=secret"),
 		BuildpackCacheURI: h.blobs.url("/caches/" + app),
 		Env:               map[string]string{"GREETING": "hi"},
-		MemoryMB:          1024,
-		DiskMB:            2048,
+		MemoryMB:          64, // raised to the staging minimum
+		DiskMB:            256,
 	}
 	if mod != nil {
 		mod(req)
