@@ -96,8 +96,7 @@ func (h *harness) stage(app string, pkg []byte, mod func(*messages.StagingReques
 		DropletUploadURI:  h.blobs.url("/droplets/" + build + "?signature=secret"),
 		BuildpackCacheURI: h.blobs.url("/caches/" + app),
 		Env:               map[string]string{"GREETING": "hi"},
-		MemoryMB:          64, // raised to the staging minimum
-		DiskMB:            256,
+		// MemoryMB and DiskMB 0: the stager's defaults.
 	}
 	if mod != nil {
 		mod(req)

@@ -63,8 +63,7 @@ type Config struct {
 	// Stack is the stack this stager stages for (default "host").
 	Stack string
 	// DefaultMemoryMB and DefaultDiskMB are the staging container's limits
-	// when the request gives 0, and its minimum otherwise, as Cloud
-	// Foundry's minimum staging memory/disk (defaults 1024 and 4096).
+	// when the request gives 0 (defaults 1024 and 4096).
 	DefaultMemoryMB int64
 	DefaultDiskMB   int64
 	// Timeout bounds one staging (default 15m); a request's

@@ -47,14 +47,17 @@ type staging struct {
 }
 
 func newStaging(s *Stager, req *messages.StagingRequest, log *slog.Logger) *staging {
-	// Like Cloud Foundry's staging_memory_in_mb: the app's limits, but
-	// never less than the staging defaults (compilers need more than a
-	// small app does to run).
-	return &staging{
-		s: s, req: req, log: log,
-		memMB: max(req.MemoryMB, s.cfg.DefaultMemoryMB),
-		dkMB:  max(req.DiskMB, s.cfg.DefaultDiskMB),
+	// The controller decides the staging limits (Cloud Foundry's minimum
+	// staging memory and disk, or an explicit staging_memory_in_mb); the
+	// stager's defaults apply only when the request names none.
+	st := &staging{s: s, req: req, log: log, memMB: req.MemoryMB, dkMB: req.DiskMB}
+	if st.memMB <= 0 {
+		st.memMB = s.cfg.DefaultMemoryMB
 	}
+	if st.dkMB <= 0 {
+		st.dkMB = s.cfg.DefaultDiskMB
+	}
+	return st
 }
 
 func (st *staging) emit(msg string) {
