@@ -408,17 +408,19 @@ func (h *harness) runDroplet(t *testing.T, res *messages.StagingResult, memMB in
 		t.Fatal(err)
 	}
 	home := c.HomeDir()
-	launcher := `cd "$HOME" && for f in .profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; exec bash -c "$1"`
+	// As the DEA does: profile scripts sourced from the container's home,
+	// no DEPS_DIR (scripts fall back to $HOME/../deps), then cd app.
+	launcher := `mkdir -p "$TMPDIR"; for i in app/.profile.d/*.sh; do if [ -r "$i" ]; then . "$i"; fi; done; cd app || exit 1; exec bash -c "$1"`
 	out := &tailBuffer{max: 8 << 10}
 	p, err := c.Run(ctx, backend.ProcessSpec{
 		Path: "bash",
 		Args: []string{"-c", launcher, "launcher", si.StartCommand},
 		Env: []string{
-			"HOME=" + home + "/app", "DEPS_DIR=" + home + "/deps", "TMPDIR=" + home + "/tmp",
+			"HOME=" + home + "/app", "TMPDIR=" + home + "/tmp",
 			"PORT=" + strconv.Itoa(int(pm.ContainerPort)), "MEMORY_LIMIT=" + strconv.Itoa(memMB) + "m",
 			"CF_INSTANCE_INDEX=3",
 		},
-		Dir: home + "/app",
+		Dir: home,
 	}, backend.ProcessIO{Stdout: out, Stderr: out})
 	if err != nil {
 		t.Fatal(err)

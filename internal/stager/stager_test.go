@@ -2,6 +2,8 @@ package stager
 
 import (
 	"archive/tar"
+	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -159,6 +161,42 @@ func TestStageExamples(t *testing.T) {
 		}
 		checkApp(t, d, "app/app.py", "app/Procfile", "deps/0/profile.d/python.sh")
 		if body := h.runDroplet(t, res, 64); body != "Hello from ingot (python) instance 3\n" {
+			t.Errorf("GET / = %q", body)
+		}
+	})
+
+	t.Run("python with a vendored wheel", func(t *testing.T) {
+		requireTool(t, "python3")
+		// pip installs a local wheel without any index; the droplet finds
+		// it through deps/0/profile.d, sourced at run time.
+		var whl bytes.Buffer
+		zw := zip.NewWriter(&whl)
+		for name, content := range map[string]string{
+			"mylib/__init__.py":            "GREETING = 'hello from a vendored wheel'\n",
+			"mylib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: mylib\nVersion: 1.0\n",
+			"mylib-1.0.dist-info/WHEEL":    "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+			"mylib-1.0.dist-info/RECORD":   "",
+		} {
+			w, _ := zw.Create(name)
+			_, _ = w.Write([]byte(content))
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		app := `import http.server, os, mylib
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(mylib.GREETING.encode())
+http.server.HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`
+		res := h.stage("python-wheel", zipFiles(t, map[string]string{
+			"requirements.txt":                  "./wheels/mylib-1.0-py3-none-any.whl\n",
+			"wheels/mylib-1.0-py3-none-any.whl": whl.String(),
+			"app.py":                            app,
+		}), nil)
+		d := h.droplet(res)
+		checkApp(t, d, "deps/0/python/mylib/__init__.py", "deps/0/profile.d/python.sh", "app/.profile.d/000_ingot_deps.sh")
+		if body := h.runDroplet(t, res, 64); body != "hello from a vendored wheel" {
 			t.Errorf("GET / = %q", body)
 		}
 	})
