@@ -81,7 +81,14 @@ func (c *container) sample(t *procTable) {
 	var mem uint64
 	var cpu time.Duration
 	for _, p := range procs {
-		mem += p.rss
+		// Proportional set size counts shared pages (the runtime's own
+		// libraries, a parent's copy-on-write pages) once across the tree,
+		// as a cgroup would; RSS is the fallback where smaps is missing.
+		if pss, ok := readPSS(p.pid); ok {
+			mem += pss
+		} else {
+			mem += p.rss
+		}
 		cpu += p.cpu()
 	}
 	var kept []procGroup

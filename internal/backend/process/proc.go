@@ -233,3 +233,38 @@ func hostMemTotal() (uint64, error) {
 	}
 	return 0, errors.New("no MemTotal in /proc/meminfo")
 }
+
+// readPSS reads a process's proportional set size from
+// /proc/<pid>/smaps_rollup; ok is false when it cannot.
+func readPSS(pid int) (uint64, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0, false
+	}
+	return parsePSS(data)
+}
+
+// parsePSS finds the "Pss:" line (in kB) of smaps_rollup.
+func parsePSS(data []byte) (uint64, bool) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if !bytes.HasPrefix(line, []byte("Pss:")) {
+			continue
+		}
+		f := strings.Fields(string(line[4:]))
+		if len(f) == 0 {
+			return 0, false
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		return kb * 1024, true
+	}
+	return 0, false
+}
