@@ -72,6 +72,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	}
 	for _, z := range zips {
 		t.Run("upload "+z.name, func(t *testing.T) {
+		e := e.with(t)
 			pkg, err := e.api.CreatePackage(ctx, app.GUID)
 			if err != nil {
 				t.Fatal(err)
@@ -95,6 +96,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	}
 
 	t.Run("invalid manifest names the field", func(t *testing.T) {
+		e := e.with(t)
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "manifest.yml"), []byte("applications:\n- name: bad\n  memory: lots\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "index.html"), []byte("hi"), 0o644)
@@ -111,6 +113,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("unknown app", func(t *testing.T) {
+		e := e.with(t)
 		out, err := e.ingot("app", "no-such-app")
 		if err == nil || !strings.Contains(out, "not found") {
 			t.Fatalf("ingot app no-such-app: err=%v\n%s", err, out)
@@ -118,6 +121,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("unknown route", func(t *testing.T) {
+		e := e.with(t)
 		code, _, hdr := e.get("no-such-route", "/")
 		if code != http.StatusNotFound || !strings.HasPrefix(hdr.Get("X-Cf-Routererror"), "unknown_route") {
 			t.Fatalf("GET unknown route = %d, X-Cf-Routererror %q", code, hdr.Get("X-Cf-Routererror"))
@@ -125,6 +129,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("duplicate app name", func(t *testing.T) {
+		e := e.with(t)
 		_, err := e.api.CreateApp(ctx, client.CreateAppRequest{Name: "victim", SpaceGUID: e.space})
 		var apiErr *client.APIError
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnprocessableEntity {
@@ -133,6 +138,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("request without a valid token", func(t *testing.T) {
+		e := e.with(t)
 		for _, auth := range []string{"", "bearer not-a-jwt"} {
 			req, _ := http.NewRequest(http.MethodGet, e.p.APIURL+"/v3/apps", nil)
 			if auth != "" {
@@ -150,6 +156,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("app that never opens its port", func(t *testing.T) {
+		e := e.with(t)
 		needTool(t, "python3")
 		dir := example(t, "python")
 		out, err := e.ingot("push", "silent", "-p", dir, "--no-manifest", "-m", "64M", "-c", "sleep 600", "-t", "3")
@@ -162,6 +169,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	})
 
 	t.Run("start command that exits at once", func(t *testing.T) {
+		e := e.with(t)
 		needTool(t, "python3")
 		dir := example(t, "python")
 		start := time.Now()

@@ -109,6 +109,13 @@ func startPlatform(t *testing.T, o startOpts) *env {
 	return e
 }
 
+// with returns a copy of e that reports to t (a subtest).
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // stop stops the platform now (for restart tests).
 func (e *env) stop() {
 	e.t.Helper()

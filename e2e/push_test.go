@@ -35,12 +35,13 @@ func TestPushExamples(t *testing.T) {
 			}},
 		{name: "binary", dir: "binary", host: "binary-hello", tools: []string{"go"},
 			prepare: func(t *testing.T, dir string) []string {
-				run(t, dir, "go", "build", "-o", "server", ".")
+				run(t, dir, "go", "build", "-o", "build/server", ".")
 				return nil
 			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
 			needTool(t, tc.tools...)
 			dir := example(t, tc.dir)
 			args := []string{"push", "-f", filepath.Join(dir, "manifest.yml")}
@@ -69,6 +70,7 @@ func TestAppLifecycle(t *testing.T) {
 	e.waitStatus("go-hello", "/", http.StatusOK, 30*time.Second)
 
 	t.Run("scale to 3 gives 3 distinct instances", func(t *testing.T) {
+		e := e.with(t)
 		e.mustIngot("scale", "go-hello", "-i", "3")
 		seen := map[string]bool{}
 		eventually(t, 60*time.Second, "3 distinct CF_INSTANCE_INDEX answers", func() bool {
@@ -89,6 +91,7 @@ func TestAppLifecycle(t *testing.T) {
 	})
 
 	t.Run("sticky session holds with JSESSIONID", func(t *testing.T) {
+		e := e.with(t)
 		code, body, hdr := e.get("go-hello", "/session")
 		if code != http.StatusOK {
 			t.Fatalf("GET /session = %d %q", code, body)
@@ -116,6 +119,7 @@ func TestAppLifecycle(t *testing.T) {
 	})
 
 	t.Run("stop gives 404 unknown_route, start gives 200", func(t *testing.T) {
+		e := e.with(t)
 		e.mustIngot("stop", "go-hello")
 		eventually(t, 15*time.Second, "404 after stop", func() bool {
 			code, _, hdr := e.get("go-hello", "/")
@@ -126,6 +130,7 @@ func TestAppLifecycle(t *testing.T) {
 	})
 
 	t.Run("delete removes the app", func(t *testing.T) {
+		e := e.with(t)
 		e.mustIngot("delete", "go-hello", "-f")
 		e.waitStatus("go-hello", "/", http.StatusNotFound, 15*time.Second)
 		if out, err := e.ingot("app", "go-hello"); err == nil {
@@ -153,6 +158,7 @@ func TestCrashRecoveryAndWebsockets(t *testing.T) {
 	e.waitStatus("wsapp", "/", http.StatusOK, 30*time.Second)
 
 	t.Run("websocket echo", func(t *testing.T) {
+		e := e.with(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		u := strings.Replace(e.p.RouterURL, "http://", "ws://", 1) + "/ws"
@@ -178,6 +184,7 @@ func TestCrashRecoveryAndWebsockets(t *testing.T) {
 	})
 
 	t.Run("streaming response", func(t *testing.T) {
+		e := e.with(t)
 		code, body, _ := e.get("wsapp", "/stream")
 		if code != http.StatusOK || !strings.Contains(body, "chunk 2") {
 			t.Fatalf("GET /stream = %d %q", code, body)
@@ -185,6 +192,7 @@ func TestCrashRecoveryAndWebsockets(t *testing.T) {
 	})
 
 	t.Run("SIGKILL of the instance is followed by a restart", func(t *testing.T) {
+		e := e.with(t)
 		_, body, _ := e.get("wsapp", "/pid")
 		pid, err := strconv.Atoi(strings.TrimSpace(body))
 		if err != nil {

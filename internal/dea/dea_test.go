@@ -436,3 +436,35 @@ func TestStagingGoesToStager(t *testing.T) {
 		t.Errorf("invalid staging = %+v", bad)
 	}
 }
+
+// A restart for the same index sent the moment droplet.exited goes out
+// must start a new instance, not be taken for a duplicate of the one that
+// just crashed (regression: the health manager's immediate restart was
+// swallowed and the app stayed down).
+func TestRestartRightAfterCrashIsNotADuplicate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	d := webApp(t)
+	first := startMsg(d, "app-flap", 0)
+	first.StartCommand = "exit 1"
+	second := startMsg(d, "app-flap", 0)
+	replies := make(chan messages.StartReply, 1)
+	sub, err := h.bus.Subscribe(bus.SubjectDropletExited, "", func(m *bus.Msg) {
+		var ex messages.DropletExited
+		if json.Unmarshal(m.Data, &ex) != nil || ex.InstanceGUID != first.InstanceGUID {
+			return
+		}
+		go func() { replies <- h.start(second) }()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if r := h.start(first); !r.Accepted {
+		t.Fatalf("start refused: %+v", r)
+	}
+	if r := <-replies; !r.Accepted {
+		t.Fatalf("restart refused: %+v", r)
+	}
+	h.running(second.InstanceGUID)
+}

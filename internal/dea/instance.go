@@ -369,6 +369,18 @@ func (d *DEA) finish(in *instance, ex exit) {
 	if crash {
 		em.CrashTimestamp = float64(now.UnixNano()) / 1e9
 	}
+	// Leave STARTING/RUNNING before anyone hears of the exit: a restart
+	// for the same index may arrive the moment droplet.exited goes out,
+	// and must not be taken for a duplicate of this instance.
+	d.mu.Lock()
+	if crash {
+		in.state = messages.StateCrashed
+		in.stateAt = now
+		in.details = ex.description
+	} else {
+		in.state = messages.StateDown
+	}
+	d.mu.Unlock()
 	if ex.ran {
 		if ex.note != "" {
 			d.cell(in, "Exit status %d (%s)", ex.status, ex.note)
