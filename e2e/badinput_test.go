@@ -72,7 +72,7 @@ func TestBadInputIsRejected(t *testing.T) {
 	}
 	for _, z := range zips {
 		t.Run("upload "+z.name, func(t *testing.T) {
-		e := e.with(t)
+			e := e.with(t)
 			pkg, err := e.api.CreatePackage(ctx, app.GUID)
 			if err != nil {
 				t.Fatal(err)
