@@ -334,8 +334,12 @@ type failingStore struct{ osb.Store }
 
 var errStoreDown = errors.New("store is down")
 
-func (failingStore) GetInstance(context.Context, string) (*osb.Instance, error) { return nil, errStoreDown }
-func (failingStore) GetBinding(context.Context, string) (*osb.Binding, error)   { return nil, errStoreDown }
+func (failingStore) GetInstance(context.Context, string) (*osb.Instance, error) {
+	return nil, errStoreDown
+}
+func (failingStore) GetBinding(context.Context, string) (*osb.Binding, error) {
+	return nil, errStoreDown
+}
 
 func TestStoreErrors(t *testing.T) {
 	h := newHarness(t, failingStore{osb.NewMemoryStore()}, nil)
