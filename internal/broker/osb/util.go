@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -148,4 +149,29 @@ func (k *keyLock) release(key string, e *lockEntry) {
 		delete(k.entries, key)
 	}
 	k.mu.Unlock()
+}
+
+// NameHash is a short stable hex digest (24 hex digits, 96 bits) of its
+// parts, for deriving server-side names (databases, roles, users) from
+// instance and binding ids: fixed length, safe in every identifier syntax,
+// and the same on every retry.
+func NameHash(parts ...string) string {
+	h := sha256.New()
+	for i, p := range parts {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// RandomSecret returns 24 random bytes in hex: a password that is safe in
+// URIs, SQL literals and Redis ACL rules without escaping.
+func RandomSecret() (string, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random secret: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
 }
