@@ -36,18 +36,6 @@ func (req *BindRequest) route() string {
 	return ""
 }
 
-// usable reports whether a binding's credential is in place.
-func (b *Binding) usable() bool {
-	op := b.LastOperation
-	return b.Bound && !(op != nil && op.Kind == OpUnbind && op.State != StateSucceeded)
-}
-
-// instanceUsable reports whether bindings may be made on inst.
-func (i *Instance) usable() bool {
-	op := i.LastOperation
-	return i.Provisioned && !(op != nil && op.Kind == OpDeprovision && op.State != StateSucceeded)
-}
-
 func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 	iid, bid, ok := bindingIDs(w, r)
 	if !ok {
@@ -86,7 +74,7 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
 		return
 	}
-	if !inst.usable() {
+	if !inst.Usable() {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "the service instance is not provisioned")
 		return
 	}
@@ -123,7 +111,7 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusConflict, "", "a service binding with this id exists with different attributes")
 			return
 		}
-		if b.usable() {
+		if b.Usable() {
 			writeJSON(w, http.StatusOK, BindingResponse{Credentials: b.Credentials})
 			return
 		}
@@ -285,7 +273,7 @@ func (s *Server) getBinding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := s.store.GetBinding(r.Context(), bid)
-	if errors.Is(err, ErrNotFound) || (err == nil && (b.InstanceID != iid || !b.usable())) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (b.InstanceID != iid || !b.Usable())) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such service binding")
 		return
 	}

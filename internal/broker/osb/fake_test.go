@@ -179,7 +179,7 @@ type harness struct {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newHarness(t *testing.T, store osb.Store, mut func(*osb.Config)) *harness {
+func newHarness(t testing.TB, store osb.Store, mut func(*osb.Config)) *harness {
 	t.Helper()
 	if store == nil {
 		store = osb.NewMemoryStore()

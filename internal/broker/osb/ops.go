@@ -310,3 +310,17 @@ func (s *Server) resumeInstance(ctx context.Context, id string) error {
 	})
 	return nil
 }
+
+// WithInstanceLock runs fn while holding the lock that serialises the
+// operations on an instance and its bindings, for work a broker does
+// outside requests (reconciliation). Asynchronous operations do not hold
+// the lock while they run: fn should skip instances whose last operation
+// is pending.
+func (s *Server) WithInstanceLock(ctx context.Context, instanceID string, fn func(context.Context) error) error {
+	unlock, err := s.locks.Lock(ctx, instanceKey(instanceID))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(ctx)
+}

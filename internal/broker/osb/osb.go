@@ -126,6 +126,18 @@ type Binding struct {
 // Pending reports whether an operation on the binding has not finished.
 func (b *Binding) Pending() bool { return b.LastOperation.InProgress() }
 
+// Usable reports whether a binding's credential is in place.
+func (b *Binding) Usable() bool {
+	op := b.LastOperation
+	return b.Bound && !(op != nil && op.Kind == OpUnbind && op.State != StateSucceeded)
+}
+
+// Usable reports whether bindings may be made on inst.
+func (i *Instance) Usable() bool {
+	op := i.LastOperation
+	return i.Provisioned && !(op != nil && op.Kind == OpDeprovision && op.State != StateSucceeded)
+}
+
 // Store keeps a broker's records. Implementations must be safe for
 // concurrent use and must store records whole (they are small JSON objects).
 type Store interface {
