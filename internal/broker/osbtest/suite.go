@@ -237,9 +237,12 @@ func (s *suite) testAuth(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Tracked, so that a broker that wrongly accepts leaves nothing.
+			id := s.newInstanceID()
+			s.track(id, s.plan(0).ID)
 			for _, req := range []struct{ method, path string }{
 				{http.MethodGet, "/v2/catalog"},
-				{http.MethodPut, InstancePath(s.newInstanceID())},
+				{http.MethodPut, InstancePath(id)},
 				{http.MethodDelete, InstancePath(s.newInstanceID()) + query("service_id", s.svc.ID, "plan_id", s.plan(0).ID)},
 			} {
 				var body any
