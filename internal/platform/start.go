@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend/process"
@@ -232,7 +234,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	p.closers = append(p.closers, b.Close)
 	em := logs.NewEmitter(b, log)
 	httpc := &http.Client{Timeout: 30 * time.Minute}
-	st, err := stager.New(stager.Config{Stack: "host"}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
+	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: sharedGoCache(o.DataDir)}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
 	if err != nil {
 		return nil, fmt.Errorf("stager: %w", err)
 	}
@@ -264,4 +266,19 @@ func StartHealthManager(ctx context.Context, p *Platform, o HealthManagerOptions
 	}
 	p.run("healthmgr", hm.Run, ctx)
 	return nil
+}
+
+// sharedGoCache is the Go build cache the process backend's stagings share:
+// the host's own (`go env GOCACHE`), which is usually warm, else one in the
+// DEA's data dir. The process backend does not isolate apps from each
+// other, so sharing the cache costs no isolation.
+func sharedGoCache(dataDir string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOCACHE").Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); dir != "" && dir != "off" {
+			return dir
+		}
+	}
+	return filepath.Join(dataDir, "gocache")
 }

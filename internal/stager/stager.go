@@ -83,6 +83,13 @@ type Config struct {
 	// TempDir is where droplets and caches are spooled before upload
 	// (default os.TempDir()).
 	TempDir string
+	// SharedGoCache, when set, is a Go build cache that the go and
+	// staticfile buildpacks use instead of the app's own (passed to them
+	// as INGOT_GOCACHE), so a first push of a Go app does not rebuild the
+	// standard library. Only for backends that do not isolate apps from
+	// each other (process): a writable cache shared between apps would let
+	// one app's staging poison another's build.
+	SharedGoCache string
 }
 
 // Validate checks the config after defaults.

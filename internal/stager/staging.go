@@ -277,6 +277,9 @@ func (st *staging) buildEnv() []string {
 			env = append(env, k+"="+st.req.Env[k])
 		}
 	}
+	if st.s.cfg.SharedGoCache != "" {
+		env = append(env, "INGOT_GOCACHE="+st.s.cfg.SharedGoCache)
+	}
 	return append(env,
 		"CF_STACK="+st.s.cfg.Stack,
 		"MEMORY_LIMIT="+strconv.FormatInt(st.memMB, 10)+"m",
