@@ -108,7 +108,16 @@ func loadBindProgram(prog []bpfInsn, attachType uint32) (int, error) {
 	binary.LittleEndian.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&logBuf[0]))))
 	copy(attr[48:64], "ingot_bind")
 	binary.LittleEndian.PutUint32(attr[68:], attachType)
-	fd, _, errno := syscall.Syscall(sysBPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr[0])), unsafe.Sizeof(attr))
+	var fd uintptr
+	var errno syscall.Errno
+	for try := 0; try < 20; try++ {
+		// The verifier gives up with EAGAIN when a signal is pending, and
+		// the Go runtime signals its threads (preemption): try again.
+		fd, _, errno = syscall.Syscall(sysBPF, bpfProgLoad, uintptr(unsafe.Pointer(&attr[0])), unsafe.Sizeof(attr))
+		if errno != syscall.EAGAIN && errno != syscall.EINTR {
+			break
+		}
+	}
 	runtime.KeepAlive(code)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)

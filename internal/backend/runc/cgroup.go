@@ -153,7 +153,7 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 			return cg, fmt.Errorf("process %d lacks a memory, cpuacct or pids cgroup (has %v)", pid, v1)
 		}
 	}
-	if unified != "" && strings.HasSuffix(unified, "/"+inner) {
+	if unified != "" && strings.HasSuffix(unified, "/"+strings.TrimPrefix(inner, "/")) {
 		cg.Unified = unified
 	}
 	return cg, nil

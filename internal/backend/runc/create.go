@@ -30,7 +30,9 @@ var (
 
 // initScript is every container's init: it blocks, and reaps the
 // processes orphaned in the container (the shell's wait reaps any child).
-const initScript = "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done"
+// As pid 1 of its namespace with no handlers it ignores every signal sent
+// from inside the container.
+const initScript = "while :; do sleep 3600 & wait; done"
 
 // cpuShares is the container's CPU weight: the spec's, or as Cloud
 // Foundry's DEA does, one share per 8 MB of memory limit, within 2..1024
@@ -137,6 +139,9 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 	delete(b.creating, spec.Handle)
 	if err != nil {
 		delete(b.uids, uid)
+		if len(b.containers) == 0 && len(b.creating) == 0 {
+			b.removeCgroupParentsLocked()
+		}
 	} else {
 		b.containers[spec.Handle] = c
 		b.ensureMonitorLocked()
@@ -236,6 +241,11 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	for _, d := range cg.dirs() {
+		b.cgParents[filepath.Dir(d)] = true
+	}
+	b.mu.Unlock()
 	if b.bindFilter {
 		if cg.Unified == "" {
 			return nil, fmt.Errorf("no cgroup v2 directory of its own to enforce ports on")
@@ -261,11 +271,6 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 		DiskImage:        spec.DiskLimitBytes > 0,
 		DiskBaseline:     baseline,
 	}
-	b.mu.Lock()
-	for _, d := range cg.dirs() {
-		b.cgParents[filepath.Dir(d)] = true
-	}
-	b.mu.Unlock()
 	c = newContainer(b, dir, rec)
 	c.mu.Lock()
 	err = c.saveLocked()

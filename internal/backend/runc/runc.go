@@ -61,8 +61,10 @@ type Config struct {
 	// without a quota image is reused (5s).
 	DiskCheckInterval time.Duration
 	// CgroupParent is the cgroup under which the containers' cgroups are
-	// made, relative to the backend's own cgroup (runc takes the parent of
-	// it on cgroup v2). Default "ingot-<hash of RootDir>".
+	// made. A relative one (the default, "ingot-<hash of RootDir>") is
+	// under the backend's own cgroup (its parent on cgroup v2, as runc
+	// does), so a limit on the DEA's service also bounds its apps; an
+	// absolute one ("/ingot") is from the hierarchy's root.
 	CgroupParent string
 	// MkfsPath is mkfs.ext4, needed for disk quotas (default
 	// "mkfs.ext4" from PATH).
@@ -126,7 +128,11 @@ func (c *Config) defaults() error {
 		sum := sha256.Sum256([]byte(c.RootDir))
 		c.CgroupParent = "ingot-" + hex.EncodeToString(sum[:4])
 	}
+	absParent := strings.HasPrefix(c.CgroupParent, "/")
 	c.CgroupParent = strings.Trim(c.CgroupParent, "/")
+	if absParent {
+		c.CgroupParent = "/" + c.CgroupParent
+	}
 	if c.MkfsPath == "" {
 		c.MkfsPath = "mkfs.ext4"
 	}
@@ -260,12 +266,15 @@ func (b *Backend) stackName() string {
 	return b.cfg.StackRootfs
 }
 
+// probePrefix starts the ids of the throw-away containers New runs.
+const probePrefix = "ingot-probe-"
+
 // probe runs a throw-away container to completion with the spec real
 // containers get, proving that runc, cgroups, namespaces, seccomp and the
 // stack work here.
 func (b *Backend) probe() error {
-	id := fmt.Sprintf("ingot-probe-%d", os.Getpid())
-	dir := filepath.Join(b.cfg.RootDir, ".probe")
+	id := fmt.Sprintf("%s%d-%d", probePrefix, os.Getpid(), time.Now().UnixNano())
+	dir := filepath.Join(b.cfg.RootDir, "."+id)
 	_ = b.forceDelete(id)
 	_ = removeTree(dir)
 	defer func() {
@@ -315,6 +324,13 @@ func (b *Backend) load() error {
 	status, err := b.runcList(ctx)
 	if err != nil {
 		return fmt.Errorf("runc backend: %w", err)
+	}
+	for id, st := range status {
+		// A probe left by a New that died half-way.
+		if strings.HasPrefix(id, probePrefix) && st == "stopped" {
+			_ = b.forceDelete(id)
+			_ = removeTree(filepath.Join(b.cfg.RootDir, "."+id))
+		}
 	}
 	for _, e := range entries {
 		if !e.IsDir() || !validHandle(e.Name()) {

@@ -35,6 +35,10 @@ func testConfig(root string) Config {
 		StopGrace:         time.Second,
 		MonitorInterval:   50 * time.Millisecond,
 		DiskCheckInterval: 200 * time.Millisecond,
+		// Away from the default range, which the process backend's tests
+		// (and other DEAs) on the same host use.
+		PortRangeStart: 29101,
+		PortRangeEnd:   29400,
 	}
 }
 

@@ -77,18 +77,6 @@ func (b *Backend) runcStatus(ctx context.Context, id string) (string, error) {
 	return st.Status, nil
 }
 
-// killInit SIGKILLs the container's init. When the init of a pid namespace
-// dies the kernel kills every other process in it, so this ends the whole
-// container at once, fork bombs included.
-func (b *Backend) killInit(ctx context.Context, id string) error {
-	_, err := b.runc(ctx, "kill", id, "KILL")
-	if err != nil && (strings.Contains(err.Error(), "not running") || strings.Contains(err.Error(), "does not exist") ||
-		strings.Contains(err.Error(), "process already finished")) {
-		return nil
-	}
-	return err
-}
-
 // forceDelete removes runc's container (killing it if needed); a container
 // runc does not know is no error.
 func (b *Backend) forceDelete(id string) error {
