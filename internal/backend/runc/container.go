@@ -160,7 +160,7 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", backend.ErrStopped, c.rec.Handle)
 	}
-	env := buildEnv(c.rec.Env, spec.Env)
+	env := buildEnv(c.b.path, c.rec.Env, spec.Env)
 	c.seq++
 	n := c.seq
 	uid := c.rec.UID
@@ -514,8 +514,8 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 }
 
 // buildEnv merges the container's and the process's env (later wins) and
-// fills in PATH, HOME, USER, LANG and TMPDIR when unset.
-func buildEnv(lists ...[]string) []string {
+// fills in PATH (pathDefault), HOME, USER, LANG and TMPDIR when unset.
+func buildEnv(pathDefault string, lists ...[]string) []string {
 	var keys []string
 	vals := map[string]string{}
 	for _, l := range lists {
@@ -530,7 +530,7 @@ func buildEnv(lists ...[]string) []string {
 			vals[k] = v
 		}
 	}
-	for _, d := range [][2]string{{"PATH", defaultPath}, {"HOME", homeDir}, {"USER", "vcap"}, {"LANG", "C.UTF-8"}, {"TMPDIR", "/tmp"}} {
+	for _, d := range [][2]string{{"PATH", pathDefault}, {"HOME", homeDir}, {"USER", "vcap"}, {"LANG", "C.UTF-8"}, {"TMPDIR", "/tmp"}} {
 		if _, ok := vals[d[0]]; !ok {
 			keys = append(keys, d[0])
 			vals[d[0]] = d[1]

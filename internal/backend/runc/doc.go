@@ -31,7 +31,9 @@
 //     nosuid, nodev bind of the host's /usr, /bin, /lib*, /sbin and /etc
 //     (symlinked ones, as on merged-/usr systems, become the same
 //     symlinks); /etc/passwd and /etc/group are overlaid with copies that
-//     add the user vcap. The root itself is read-only. /home/vcap and /tmp
+//     add the user vcap. The root itself is read-only. Apps can read what
+//     is world-readable in those directories, so the host's secrets belong
+//     in files only root reads (or use a StackRootfs). /home/vcap and /tmp
 //     are the writable disk; /proc, /sys (read-only), and a minimal /dev
 //     (null, zero, full, random, urandom, tty, ptmx, pts, shm, mqueue;
 //     runc's default device cgroup allows only these). /proc/kcore,
@@ -67,7 +69,9 @@
 // PORT on the host, reachable by the router and by other hosts with no
 // address translation, and it reaches services on the host's loopback
 // (the built-in brokers' databases) as a process-backend app does. The
-// price is that there is no network isolation between apps beyond ports.
+// price is that there is no network isolation between apps beyond ports:
+// an app can connect to any port on the host, other apps' included, and to
+// abstract unix sockets.
 // Port ownership is enforced: a cgroup BPF program on the bind hooks of
 // each container's cgroup v2 cgroup (the unified hierarchy on a hybrid
 // cgroup v1 host) fails with EPERM any bind to a port of the range that

@@ -197,7 +197,7 @@ func TestPortOwnership(t *testing.T) {
 		if family == "AF_INET6" {
 			addr = "'::'"
 		}
-		return fmt.Sprintf(`python3 -c "import socket; s = socket.socket(socket.%s); s.bind((%s, %d)); s.listen(); print('bound', s.getsockname()[1])"`, family, addr, port)
+		return fmt.Sprintf(`python3 -c "import socket; s = socket.socket(socket.%s); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((%s, %d)); s.listen(); print('bound', s.getsockname()[1])"`, family, addr, port)
 	}
 	for _, fam := range []string{"AF_INET", "AF_INET6"} {
 		if code, out := sh(t, c, bind(fam, ma.HostPort)); code == 0 || !strings.Contains(out, "PermissionError") {

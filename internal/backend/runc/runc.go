@@ -164,6 +164,8 @@ type Backend struct {
 	seccomp bool
 	// bindFilter is whether ports are enforced with the cgroup BPF filter.
 	bindFilter bool
+	// path is the PATH of container processes that set none.
+	path string
 
 	mu         sync.Mutex
 	containers map[string]*container
@@ -242,6 +244,10 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 		nextPort:   cfg.PortRangeStart,
 		quit:       make(chan struct{}),
 	}
+	b.path = defaultPath
+	if cfg.StackRootfs == "" {
+		b.path = hostStackPath(os.Getenv("PATH"))
+	}
 	if err := b.probe(); err != nil {
 		return nil, err
 	}
@@ -257,6 +263,36 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 	log.Info("runc-backend-ready", "runc", cfg.RuncPath, "version", version, "seccomp", b.seccomp,
 		"port_enforcement", b.bindFilter, "stack", b.stackName(), "containers", len(b.containers))
 	return b, nil
+}
+
+// hostStackPath is the part of the host's PATH a host-stack container
+// sees (directories under the stack's directories, such as
+// /usr/local/go/bin), in the host's order, then the standard directories.
+func hostStackPath(hostPath string) string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, d := range filepath.SplitList(hostPath) {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		d = filepath.Clean(d)
+		for _, s := range stackDirs {
+			if d == s || strings.HasPrefix(d, s+"/") {
+				add(d)
+				break
+			}
+		}
+	}
+	for _, d := range filepath.SplitList(defaultPath) {
+		add(d)
+	}
+	return strings.Join(out, ":")
 }
 
 func (b *Backend) stackName() string {

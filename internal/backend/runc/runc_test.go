@@ -5,6 +5,7 @@ package runc
 import (
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,4 +66,37 @@ func TestConformance(t *testing.T) {
 		mu.Unlock()
 		return newTestBackend(t, testConfig(root))
 	})
+}
+
+func TestHostStackPath(t *testing.T) {
+	got := hostStackPath("/usr/local/go/bin:/root/go/bin:relative:/usr/bin:/opt/x/bin:/bin:/usr/bin/")
+	want := "/usr/local/go/bin:/usr/bin:/bin:/usr/local/bin:/usr/local/sbin:/usr/sbin:/sbin"
+	if got != want {
+		t.Errorf("hostStackPath = %q, want %q", got, want)
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	got := buildEnv("/p", []string{"A=1", "B=2", "bad", "=x"}, []string{"B=3", "HOME=/h", "C=a=b"})
+	want := []string{"A=1", "B=3", "HOME=/h", "C=a=b", "PATH=/p", "USER=vcap", "LANG=C.UTF-8", "TMPDIR=/tmp"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("buildEnv = %v, want %v", got, want)
+	}
+}
+
+func TestCPUShares(t *testing.T) {
+	for _, tc := range []struct {
+		spec backend.ContainerSpec
+		want uint64
+	}{
+		{backend.ContainerSpec{}, 1024},
+		{backend.ContainerSpec{MemoryLimitBytes: 256 << 20}, 32},
+		{backend.ContainerSpec{MemoryLimitBytes: 8 << 20}, 2},
+		{backend.ContainerSpec{MemoryLimitBytes: 64 << 30}, 1024},
+		{backend.ContainerSpec{MemoryLimitBytes: 256 << 20, CPUShares: 512}, 512},
+	} {
+		if got := cpuShares(tc.spec); got != tc.want {
+			t.Errorf("cpuShares(%+v) = %d, want %d", tc.spec, got, tc.want)
+		}
+	}
 }

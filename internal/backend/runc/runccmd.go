@@ -56,27 +56,6 @@ func (b *Backend) runcList(ctx context.Context) (map[string]string, error) {
 	return m, nil
 }
 
-// runcStatus returns one container's status ("" when runc has none).
-func (b *Backend) runcStatus(ctx context.Context, id string) (string, error) {
-	if _, err := os.Stat(b.cfg.RuncRoot + "/" + id); errors.Is(err, os.ErrNotExist) {
-		return "", nil
-	}
-	out, err := b.runc(ctx, "state", id)
-	if err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
-			return "", nil
-		}
-		return "", err
-	}
-	var st struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		return "", fmt.Errorf("runc state %s: %w", id, err)
-	}
-	return st.Status, nil
-}
-
 // forceDelete removes runc's container (killing it if needed); a container
 // runc does not know is no error.
 func (b *Backend) forceDelete(id string) error {
