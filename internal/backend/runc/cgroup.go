@@ -29,6 +29,9 @@ type cgroupPaths struct {
 	// hierarchy of a hybrid host), where the bind filter is attached; ""
 	// when there is none.
 	Unified string `json:"unified"`
+	// All is the container's directory in every hierarchy (runc makes
+	// one in each), so that empty parents can be removed everywhere.
+	All []string `json:"all"`
 }
 
 // cgroupMount is one mounted cgroup hierarchy.
@@ -101,6 +104,12 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 	if err != nil {
 		return cgroupPaths{}, fmt.Errorf("read cgroup of %d: %w", pid, err)
 	}
+	return parseCgroups(data, inner)
+}
+
+// parseCgroups resolves the contents of a /proc/<pid>/cgroup file as
+// resolveCgroups does.
+func parseCgroups(data []byte, inner string) (cgroupPaths, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return cgroupPaths{}, err
@@ -114,6 +123,7 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 	}
 	v1 := map[string]string{}
 	var unified string
+	var all []string
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
@@ -123,16 +133,22 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 			for _, m := range mounts {
 				if m.v2 {
 					unified = join(m, parts[2])
+					all = append(all, unified)
 					break
 				}
 			}
 			continue
 		}
+		found := false
 		for _, ctrl := range strings.Split(parts[1], ",") {
 			for _, m := range mounts {
 				for _, c := range m.ctrls {
 					if c == ctrl {
 						v1[ctrl] = join(m, parts[2])
+						if !found {
+							found = true
+							all = append(all, v1[ctrl])
+						}
 					}
 				}
 			}
@@ -141,7 +157,7 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 	var cg cgroupPaths
 	if len(v1) == 0 {
 		if unified == "" {
-			return cg, fmt.Errorf("no cgroup of process %d found", pid)
+			return cg, errors.New("no cgroup found")
 		}
 		cg = cgroupPaths{V2: true, Memory: unified, CPU: unified, Procs: unified}
 	} else {
@@ -150,11 +166,17 @@ func resolveCgroups(pid int, inner string) (cgroupPaths, error) {
 			cg.Procs = cg.Memory
 		}
 		if cg.Memory == "" || cg.CPU == "" || cg.Procs == "" {
-			return cg, fmt.Errorf("process %d lacks a memory, cpuacct or pids cgroup (has %v)", pid, v1)
+			return cg, fmt.Errorf("no memory, cpuacct or pids cgroup (has %v)", v1)
 		}
 	}
 	if unified != "" && strings.HasSuffix(unified, "/"+strings.TrimPrefix(inner, "/")) {
 		cg.Unified = unified
+	}
+	for _, d := range all {
+		// Only the container's own directories, never a shared one.
+		if strings.HasSuffix(d, "/"+strings.TrimPrefix(inner, "/")) {
+			cg.All = append(cg.All, d)
+		}
 	}
 	return cg, nil
 }
@@ -248,7 +270,7 @@ func (cg cgroupPaths) pids() ([]int, error) {
 func (cg cgroupPaths) dirs() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, d := range []string{cg.Memory, cg.CPU, cg.Procs, cg.Unified} {
+	for _, d := range append([]string{cg.Memory, cg.CPU, cg.Procs, cg.Unified}, cg.All...) {
 		if d != "" && !seen[d] {
 			seen[d] = true
 			out = append(out, d)

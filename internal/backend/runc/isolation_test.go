@@ -459,8 +459,21 @@ func TestReadoption(t *testing.T) {
 	if code := wait(t, p); code != 137 {
 		t.Errorf("the first backend's process exited %d, want 137", code)
 	}
+	cgDirs := got.(*container).rec.Cgroups.All
+	if len(cgDirs) == 0 {
+		t.Fatal("no cgroup directories recorded")
+	}
 	if err := b2.Destroy(ctxT(t), "phoenix"); err != nil {
 		t.Fatal(err)
+	}
+	// The last container takes its cgroups and their parents with it, in
+	// every hierarchy.
+	for _, d := range cgDirs {
+		for _, dir := range []string{d, filepath.Dir(d)} {
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("cgroup %s left after Destroy: %v", dir, err)
+			}
+		}
 	}
 	if _, err := os.Stat(filepath.Join(cfg.RootDir, "phoenix")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("bundle left after Destroy: %v", err)

@@ -3,6 +3,7 @@
 package runc
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -260,6 +261,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 	if err := b.load(); err != nil {
 		return nil, err
 	}
+	if len(b.containers) == 0 {
+		b.mu.Lock()
+		b.removeCgroupParentsLocked()
+		b.mu.Unlock()
+	}
 	log.Info("runc-backend-ready", "runc", cfg.RuncPath, "version", version, "seccomp", b.seccomp,
 		"port_enforcement", b.bindFilter, "stack", b.stackName(), "containers", len(b.containers))
 	return b, nil
@@ -329,17 +335,33 @@ func (b *Backend) probe() error {
 	if err != nil {
 		return fmt.Errorf("runc backend: probe: %w", err)
 	}
-	in.args = []string{"/bin/sh", "-c", "test -w " + homeDir + " && test ! -w /usr"}
+	in.args = []string{"/bin/sh", "-c", "test -w " + homeDir + " && test ! -w /usr && cat /proc/self/cgroup"}
 	if err := writeJSON(filepath.Join(dir, "config.json"), buildSpec(in), 0o600); err != nil {
 		return fmt.Errorf("runc backend: probe: %w", err)
 	}
 	logPath := filepath.Join(dir, "runc.log")
 	cmd := exec.CommandContext(ctx, b.cfg.RuncPath, "--root", b.cfg.RuncRoot, "--log", logPath, "run", "--bundle", dir, id)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
 		logData, _ := os.ReadFile(logPath)
 		return fmt.Errorf("%w: runc cannot create a container (%v: %s %s); the runc backend needs root, cgroups (memory, cpu, pids) and a working runc (Debian: apt-get install runc)",
-			ErrUnavailable, err, strings.TrimSpace(string(out)), lastLine(string(logData)))
+			ErrUnavailable, err, strings.TrimSpace(stderr.String()), lastLine(string(logData)))
 	}
+	// runc made the parent cgroups in every hierarchy: note them, to
+	// remove them when no container is left.
+	cg, err := parseCgroups(stdout.Bytes(), in.cgroupsPath)
+	if err != nil {
+		return fmt.Errorf("runc backend: probe: %w", err)
+	}
+	if len(cg.All) == 0 {
+		return fmt.Errorf("runc backend: probe: no cgroup of the container found in %q", stdout.String())
+	}
+	b.mu.Lock()
+	for _, d := range cg.dirs() {
+		b.cgParents[filepath.Dir(d)] = true
+	}
+	b.mu.Unlock()
 	return nil
 }
 
