@@ -210,7 +210,18 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 			}
 			return nil, fmt.Errorf("run %s: %s", spec.Path, msg)
 		default:
+			// Given up (ctx ended): end runc, and the process if runc
+			// got as far as starting it.
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			if data, rerr := os.ReadFile(pidPath); rerr == nil {
+				if pid, aerr := strconv.Atoi(strings.TrimSpace(string(data))); aerr == nil {
+					if procs, perr := c.procTable(); perr == nil {
+						if _, ok := procs[pid]; ok {
+							_ = syscall.Kill(pid, syscall.SIGKILL)
+						}
+					}
+				}
+			}
 			<-p.done
 			return nil, fmt.Errorf("run %s: %w", spec.Path, err)
 		}
