@@ -541,17 +541,23 @@ func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
+	wasStarted := false
 	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
+		wasStarted = a.State == store.AppStarted
 		a.State = store.AppStarted
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	c.stopAllInstances(a.GUID)
+	if wasStarted {
+		// Stop exactly the instances known now: an app-wide stop could
+		// overtake the new starts on a DEA and kill them too.
+		c.stopKnownInstances(a.GUID)
+	}
 	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
 	if err := c.placeAll(r.Context(), a.GUID, a.DropletGUID, "restart"); err != nil {
 		return err

@@ -42,7 +42,12 @@ type fakeDEA struct {
 
 func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 	t.Helper()
-	d := &fakeDEA{t: t, id: id, b: h.bus, memoryMB: 8192, instances: map[string]messages.InstanceHeartbeat{}}
+	b, err := bus.Connect(bus.Options{URL: h.nats.URL(), Name: "fake-dea-" + id}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	d := &fakeDEA{t: t, id: id, b: b, memoryMB: 8192, instances: map[string]messages.InstanceHeartbeat{}}
 	subs := []struct {
 		subj string
 		f    bus.Handler
@@ -52,7 +57,7 @@ func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 		{bus.StagingStartSubject(id), func(m *bus.Msg) { go d.onStage(m) }},
 	}
 	for _, s := range subs {
-		sub, err := h.bus.Subscribe(s.subj, "", s.f)
+		sub, err := b.Subscribe(s.subj, "", s.f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +80,15 @@ func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-stopped })
-	_ = h.bus.Flush(context.Background())
+	flush(t, b)
+	eventually(t, 5*time.Second, "advertisement of "+id, func() bool {
+		for _, c := range h.c.rt.candidates("") {
+			if c.ID == id {
+				return true
+			}
+		}
+		return false
+	})
 	return d
 }
 

@@ -374,12 +374,24 @@ func (c *Controller) placeAll(ctx context.Context, appGUID, version, reason stri
 	return nil
 }
 
-// stopInstances tells every DEA to stop the app's instances (all, or the
-// given instance guids) and hides them from actual state meanwhile.
+// stopAllInstances tells every DEA to stop all the app's instances and
+// hides them from actual state meanwhile.
 func (c *Controller) stopAllInstances(appGUID string) {
 	c.rt.bumpGeneration(appGUID)
 	c.rt.markStopping(appGUID, nil)
 	if err := c.deps.Bus.PublishJSON(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: appGUID, Reason: messages.ReasonStopped}); err != nil {
+		c.log.Warn("stop-publish-failed", "app_guid", appGUID, "error", err)
+	}
+}
+
+// stopKnownInstances stops the app's instances known now, by guid.
+func (c *Controller) stopKnownInstances(appGUID string) {
+	c.rt.bumpGeneration(appGUID)
+	guids := c.rt.markStopping(appGUID, nil)
+	if len(guids) == 0 {
+		return
+	}
+	if err := c.deps.Bus.PublishJSON(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: appGUID, InstanceGUIDs: guids, Reason: messages.ReasonStopped}); err != nil {
 		c.log.Warn("stop-publish-failed", "app_guid", appGUID, "error", err)
 	}
 }

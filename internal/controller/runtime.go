@@ -243,6 +243,8 @@ func (v *runtimeView) exited(m messages.DropletExited) {
 		delete(v.pending, m.InstanceGUID)
 	}
 	_, wasStale := v.stale[m.InstanceGUID]
+	// Remember the exit so a late start reply or heartbeat cannot revive it.
+	v.stale[m.InstanceGUID] = v.now().Add(staleTTL)
 	if m.Reason == messages.ReasonCrashed && !wasStale {
 		k := indexKey{m.AppGUID, pt, m.Index}
 		cr := v.crashes[k]
@@ -330,6 +332,16 @@ func (v *runtimeView) occupied(appGUID, pt, version string, index int) bool {
 func (v *runtimeView) addPending(instanceGUID string, p pendingStart) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// The DEA's heartbeat or exit may have overtaken its reply.
+	if _, gone := v.stale[instanceGUID]; gone {
+		return
+	}
+	for _, d := range v.deas {
+		if _, ok := d.instances[instanceGUID]; ok {
+			delete(v.failures, indexKey{p.appGUID, p.procType, p.index})
+			return
+		}
+	}
 	p.at = v.now()
 	v.pending[instanceGUID] = &p
 	delete(v.failures, indexKey{p.appGUID, p.procType, p.index})
@@ -379,8 +391,10 @@ func (v *runtimeView) markStopping(appGUID string, match func(pt string, index i
 	for g, p := range v.pending {
 		if p.appGUID == appGUID && (match == nil || match(p.procType, p.index, p.version)) {
 			delete(v.pending, g)
+			if _, known := v.stale[g]; !known {
+				guids = append(guids, g)
+			}
 			v.stale[g] = now.Add(staleTTL)
-			guids = append(guids, g)
 		}
 	}
 	for k := range v.crashes {
