@@ -164,9 +164,9 @@ func TestApplyManifestValidation(t *testing.T) {
 	h := newHarness(t)
 	space := h.defaultSpace()
 	for yaml, want := range map[string]string{
-		"applications:\n- name: a\n  memory: 12XB\n":                         `applications[0].memory: "12XB" is not a valid size`,
-		"applications:\n- memory: 1G\n":                                      "applications[0].name: is required",
-		"applications:\n- name: a\n  instances: lots\n":                      `applications[0].instances: "lots" is not an integer`,
+		"applications:\n- name: a\n  memory: 12XB\n":                          `applications[0].memory: "12XB" is not a valid size`,
+		"applications:\n- memory: 1G\n":                                       "applications[0].name: is required",
+		"applications:\n- name: a\n  instances: lots\n":                       `applications[0].instances: "lots" is not an integer`,
 		"applications:\n- name: a\n  routes:\n  - route: a.unknown.example\n": `applications[0].routes[0].route: "a.unknown.example" does not match a known domain`,
 		"applications: [":                        "not valid YAML",
 		"applications:\n- name: a\n  env: [x]\n": "applications[0].env: must be a mapping",
