@@ -521,9 +521,7 @@ func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STARTED\"})", a.GUID)
-	if err := c.placeAll(r.Context(), a.GUID, a.DropletGUID, "start"); err != nil {
-		return err
-	}
+	c.placeAllAfterStops(a.GUID, a.DropletGUID, "start")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
@@ -559,9 +557,7 @@ func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 		c.stopKnownInstances(a.GUID)
 	}
 	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
-	if err := c.placeAll(r.Context(), a.GUID, a.DropletGUID, "restart"); err != nil {
-		return err
-	}
+	c.placeAllAfterStops(a.GUID, a.DropletGUID, "restart")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 

@@ -38,6 +38,8 @@ type fakeDEA struct {
 	stageError string
 	// crashOnStart makes new instances exit as CRASHED right away.
 	crashOnStart bool
+	// stopDelay makes stops take effect late, like a graceful stop.
+	stopDelay time.Duration
 }
 
 func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
@@ -122,7 +124,20 @@ func (d *fakeDEA) onStart(m *bus.Msg) {
 	d.mu.Lock()
 	d.starts = append(d.starts, req)
 	refuse, crash := d.refuse, d.crashOnStart
+	// Like the real DEA: a start of an app, version and index that still
+	// runs here is a duplicate, accepted without a new instance.
+	dup := false
+	for _, in := range d.instances {
+		if in.AppGUID == req.AppGUID && in.Version == req.Version && in.Index == req.Index && in.ProcessType == req.ProcessType {
+			dup = true
+		}
+	}
 	d.mu.Unlock()
+	if dup && !refuse {
+		data, _ := json.Marshal(messages.StartReply{Accepted: true})
+		_ = d.b.Respond(m, data)
+		return
+	}
 	if refuse {
 		data, _ := json.Marshal(messages.StartReply{Accepted: false, Error: "no room"})
 		_ = d.b.Respond(m, data)
@@ -156,6 +171,17 @@ func (d *fakeDEA) onStop(m *bus.Msg) {
 	}
 	d.mu.Lock()
 	d.stops = append(d.stops, req)
+	delay := d.stopDelay
+	d.mu.Unlock()
+	if delay > 0 {
+		time.AfterFunc(delay, func() { d.stop(req) })
+		return
+	}
+	d.stop(req)
+}
+
+func (d *fakeDEA) stop(req messages.StopInstances) {
+	d.mu.Lock()
 	var exited []messages.InstanceHeartbeat
 	for g, in := range d.instances {
 		if in.AppGUID != req.AppGUID {

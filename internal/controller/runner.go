@@ -23,6 +23,7 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 		h              bus.Handler
 	}
 	desiredSem := make(chan struct{}, 2)
+	hmSem := make(chan struct{}, 16)
 	subs := []sub{
 		{bus.SubjectDEAAdvertise, "", func(m *bus.Msg) {
 			var ad messages.DEAAdvertise
@@ -66,8 +67,19 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 				c.log.Debug("hm-request-rejected", "error", err)
 				return
 			}
-			// Hand off: the handler runs on the subscription goroutine.
-			c.goBackground(func(ctx context.Context) { c.handleHMRequest(ctx, req) })
+			// Hand off: the handler runs on the subscription goroutine. When
+			// too many are in flight the request is dropped; the health
+			// manager asks again on its next pass.
+			select {
+			case hmSem <- struct{}{}:
+			default:
+				c.log.Warn("hm-request-dropped", "app_guid", req.AppGUID, "reason", "busy")
+				return
+			}
+			c.goBackground(func(ctx context.Context) {
+				defer func() { <-hmSem }()
+				c.handleHMRequest(ctx, req)
+			})
 		}},
 		{bus.SubjectDesiredState, bus.QueueController, func(m *bus.Msg) {
 			select {
@@ -382,6 +394,35 @@ func (c *Controller) stopAllInstances(appGUID string) {
 	if err := c.deps.Bus.PublishJSON(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: appGUID, Reason: messages.ReasonStopped}); err != nil {
 		c.log.Warn("stop-publish-failed", "app_guid", appGUID, "error", err)
 	}
+}
+
+// stopWait bounds how long a start waits for the app's stopping
+// instances to go: a DEA treats a start of the same app, version and
+// index as a duplicate while the old instance still runs.
+const stopWait = 15 * time.Second
+
+// placeAllAfterStops places every index of the app once the instances
+// being stopped are gone (or stopWait passed).
+func (c *Controller) placeAllAfterStops(appGUID, version, reason string) {
+	if c.rt.stopping(appGUID) == 0 {
+		if err := c.placeAll(c.baseCtx, appGUID, version, reason); err != nil {
+			c.log.Error("placement-failed", "app_guid", appGUID, "error", err)
+		}
+		return
+	}
+	c.goBackground(func(ctx context.Context) {
+		deadline := time.Now().Add(stopWait)
+		for c.rt.stopping(appGUID) > 0 && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err := c.placeAll(ctx, appGUID, version, reason); err != nil {
+			c.log.Error("placement-failed", "app_guid", appGUID, "error", err)
+		}
+	})
 }
 
 // stopKnownInstances stops the app's instances known now, by guid.

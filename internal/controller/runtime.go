@@ -10,7 +10,6 @@ import (
 
 // How long bookkeeping entries live.
 const (
-	pendingTTL   = 30 * time.Second // a start the DEA accepted but has not heartbeated
 	staleTTL     = 30 * time.Second // instances being stopped are ignored this long
 	crashMemory  = time.Hour        // crash and placement-failure details for stats
 	maxDEAs      = 10000
@@ -301,7 +300,7 @@ func (v *runtimeView) pendingOf(appGUID string) []pendingStart {
 		if p.appGUID != appGUID {
 			continue
 		}
-		if now.Sub(p.at) > pendingTTL {
+		if now.Sub(p.at) > v.hbTTL {
 			delete(v.pending, g)
 			continue
 		}
@@ -322,7 +321,7 @@ func (v *runtimeView) occupied(appGUID, pt, version string, index int) bool {
 	}
 	now := v.now()
 	for _, p := range v.pending {
-		if p.appGUID == appGUID && p.procType == pt && p.index == index && p.version == version && now.Sub(p.at) <= pendingTTL {
+		if p.appGUID == appGUID && p.procType == pt && p.index == index && p.version == version && now.Sub(p.at) <= v.hbTTL {
 			return true
 		}
 	}
@@ -418,6 +417,26 @@ func (v *runtimeView) dropInstance(guid string) {
 	v.stale[guid] = v.now().Add(staleTTL)
 }
 
+// stopping counts the app's instances that were told to stop but are
+// still reported by their DEA.
+func (v *runtimeView) stopping(appGUID string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	n := 0
+	for _, d := range v.deas {
+		if now.Sub(d.lastHeard) > v.hbTTL {
+			continue
+		}
+		for g, in := range d.instances {
+			if until, ok := v.stale[g]; ok && now.Before(until) && in.hb.AppGUID == appGUID {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // forgetApp drops everything about a deleted app.
 func (v *runtimeView) forgetApp(appGUID string) {
 	v.markStopping(appGUID, nil)
@@ -458,7 +477,7 @@ func (v *runtimeView) sweep() {
 		}
 	}
 	for g, p := range v.pending {
-		if now.Sub(p.at) > pendingTTL {
+		if now.Sub(p.at) > v.hbTTL {
 			delete(v.pending, g)
 		}
 	}

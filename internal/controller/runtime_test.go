@@ -139,7 +139,9 @@ func TestStartStatsStopRestart(t *testing.T) {
 	if n := len(dea.startsFor(app)); n != 2 {
 		t.Fatalf("starts after restart: %d", n)
 	}
-	// Restart while running replaces the instance.
+	// Restart while running replaces the instance, even when the DEA stops
+	// the old one slowly (and treats an early start as a duplicate).
+	dea.set(func(d *fakeDEA) { d.stopDelay = 300 * time.Millisecond })
 	h.do("POST", "/v3/apps/"+app+"/actions/restart", nil, 200, nil)
 	eventually(t, 5*time.Second, "third start", func() bool { return len(dea.startsFor(app)) == 3 })
 	h.waitStates(proc, "RUNNING")
