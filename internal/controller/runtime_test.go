@@ -405,3 +405,20 @@ func TestRestartResumesStartedApps(t *testing.T) {
 		t.Fatalf("starts after resume: %d (duplicated index 0?)", n)
 	}
 }
+
+func TestPlacementSpreadsAcrossDEAs(t *testing.T) {
+	h := newHarness(t)
+	a := newFakeDEA(t, h, "dea-z1")
+	b := newFakeDEA(t, h, "dea-z2")
+	app := h.createApp("spread")
+	proc := h.webProcess(app)
+	h.stagedDroplet(app, nil)
+	h.do("POST", "/v3/processes/"+proc+"/actions/scale", map[string]any{"instances": 4}, 202, nil)
+	h.do("POST", "/v3/apps/"+app+"/actions/start", nil, 200, nil)
+	h.waitStates(proc, "RUNNING", "RUNNING", "RUNNING", "RUNNING")
+	// Anti-affinity with optimistic reservations: two each, even though
+	// all four were placed before either DEA advertised again.
+	if na, nb := len(a.running(app)), len(b.running(app)); na != 2 || nb != 2 {
+		t.Fatalf("instances per DEA: %d and %d, want 2 and 2", na, nb)
+	}
+}
