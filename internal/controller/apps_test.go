@@ -38,6 +38,9 @@ type jobJSON struct {
 	Errors []struct {
 		Detail string `json:"detail"`
 	} `json:"errors"`
+	Warnings []struct {
+		Detail string `json:"detail"`
+	} `json:"warnings"`
 }
 
 // waitJob polls a job until it finishes and returns it.
