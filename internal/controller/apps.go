@@ -521,9 +521,7 @@ func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STARTED\"})", a.GUID)
-	if err := c.placeAll(r.Context(), a.GUID, a.DropletGUID, "start"); err != nil {
-		return err
-	}
+	c.placeAllAfterStops(a.GUID, a.DropletGUID, "start")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
@@ -541,21 +539,25 @@ func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
+	wasStarted := false
 	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
+		wasStarted = a.State == store.AppStarted
 		a.State = store.AppStarted
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	c.stopAllInstances(a.GUID)
-	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
-	if err := c.placeAll(r.Context(), a.GUID, a.DropletGUID, "restart"); err != nil {
-		return err
+	if wasStarted {
+		// Stop exactly the instances known now: an app-wide stop could
+		// overtake the new starts on a DEA and kill them too.
+		c.stopKnownInstances(a.GUID)
 	}
+	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
+	c.placeAllAfterStops(a.GUID, a.DropletGUID, "restart")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 

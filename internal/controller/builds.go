@@ -176,7 +176,6 @@ func (c *Controller) stage(app *store.App, pkg *store.Package, build *store.Buil
 			detail += ", stack " + req.Stack
 		}
 		c.failBuild(ctx, build.GUID, "StagingError - "+detail+")")
-		c.deps.Emitter.Emit(app.GUID, messages.SourceStaging, "0", "ERR", "Staging failed: "+detail+")")
 		return
 	}
 	c.rt.reserve(cand.ID, "", req.MemoryMB, req.DiskMB)
@@ -320,6 +319,7 @@ func (c *Controller) failBuild(ctx context.Context, guid, msg string) {
 		return
 	}
 	c.log.Info("staging-failed", "app_guid", appGUID, "build_guid", guid, "error", msg)
+	c.deps.Emitter.Emit(appGUID, messages.SourceStaging, "0", "ERR", "Staging failed: "+msg)
 	for attempt := 0; attempt < 5 && dropletGUID != ""; attempt++ {
 		d, err := c.deps.Store.Droplets().Get(ctx, dropletGUID)
 		if err != nil {

@@ -38,11 +38,18 @@ type fakeDEA struct {
 	stageError string
 	// crashOnStart makes new instances exit as CRASHED right away.
 	crashOnStart bool
+	// stopDelay makes stops take effect late, like a graceful stop.
+	stopDelay time.Duration
 }
 
 func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 	t.Helper()
-	d := &fakeDEA{t: t, id: id, b: h.bus, memoryMB: 8192, instances: map[string]messages.InstanceHeartbeat{}}
+	b, err := bus.Connect(bus.Options{URL: h.nats.URL(), Name: "fake-dea-" + id}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	d := &fakeDEA{t: t, id: id, b: b, memoryMB: 8192, instances: map[string]messages.InstanceHeartbeat{}}
 	subs := []struct {
 		subj string
 		f    bus.Handler
@@ -52,7 +59,7 @@ func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 		{bus.StagingStartSubject(id), func(m *bus.Msg) { go d.onStage(m) }},
 	}
 	for _, s := range subs {
-		sub, err := h.bus.Subscribe(s.subj, "", s.f)
+		sub, err := b.Subscribe(s.subj, "", s.f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +82,15 @@ func newFakeDEA(t *testing.T, h *harness, id string) *fakeDEA {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-stopped })
-	_ = h.bus.Flush(context.Background())
+	flush(t, b)
+	eventually(t, 5*time.Second, "advertisement of "+id, func() bool {
+		for _, c := range h.c.rt.candidates("") {
+			if c.ID == id {
+				return true
+			}
+		}
+		return false
+	})
 	return d
 }
 
@@ -109,7 +124,20 @@ func (d *fakeDEA) onStart(m *bus.Msg) {
 	d.mu.Lock()
 	d.starts = append(d.starts, req)
 	refuse, crash := d.refuse, d.crashOnStart
+	// Like the real DEA: a start of an app, version and index that still
+	// runs here is a duplicate, accepted without a new instance.
+	dup := false
+	for _, in := range d.instances {
+		if in.AppGUID == req.AppGUID && in.Version == req.Version && in.Index == req.Index && in.ProcessType == req.ProcessType {
+			dup = true
+		}
+	}
 	d.mu.Unlock()
+	if dup && !refuse {
+		data, _ := json.Marshal(messages.StartReply{Accepted: true})
+		_ = d.b.Respond(m, data)
+		return
+	}
 	if refuse {
 		data, _ := json.Marshal(messages.StartReply{Accepted: false, Error: "no room"})
 		_ = d.b.Respond(m, data)
@@ -143,6 +171,17 @@ func (d *fakeDEA) onStop(m *bus.Msg) {
 	}
 	d.mu.Lock()
 	d.stops = append(d.stops, req)
+	delay := d.stopDelay
+	d.mu.Unlock()
+	if delay > 0 {
+		time.AfterFunc(delay, func() { d.stop(req) })
+		return
+	}
+	d.stop(req)
+}
+
+func (d *fakeDEA) stop(req messages.StopInstances) {
+	d.mu.Lock()
 	var exited []messages.InstanceHeartbeat
 	for g, in := range d.instances {
 		if in.AppGUID != req.AppGUID {

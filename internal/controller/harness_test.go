@@ -67,8 +67,7 @@ type harness struct {
 	token  string
 	url    string
 	cfg    Config
-	cancel context.CancelFunc
-	done   chan error
+	stopFn func()
 }
 
 type harnessOpt func(*Config)
@@ -125,28 +124,33 @@ func (h *harness) start(dataDir string, opts ...harnessOpt) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	*h = harness{t: t, c: c, bus: b, nats: h.nats, store: st, blobs: blobs, logs: ls, url: c.URL(), cfg: c.cfg, cancel: cancel, done: done}
-	t.Cleanup(func() { h.stop(col) })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+			col.Stop()
+			b.Close()
+			st.Close()
+		})
+	}
+	t.Cleanup(stop)
+	*h = harness{t: t, c: c, bus: b, nats: h.nats, store: st, blobs: blobs, logs: ls, url: c.URL(), cfg: c.cfg, stopFn: stop}
 	h.token = h.login("admin", adminPassword)
 }
 
-func (h *harness) stop(col *logs.Collector) {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		h.t.Errorf("Run did not return after cancel")
-	}
-	col.Stop()
-	h.bus.Close()
-	h.store.Close()
-	h.cancel = nil
+// restart stops the controller and starts a new one on dataDir.
+func (h *harness) restart(dataDir string) {
+	h.t.Helper()
+	h.stopFn()
+	h.start(dataDir)
 }
 
 func (h *harness) login(user, pw string) string {
@@ -336,9 +340,7 @@ func (h *harness) record(subject string) *recorder {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := h.bus.Flush(context.Background()); err != nil {
-		h.t.Fatal(err)
-	}
+	flush(h.t, h.bus)
 	return rec
 }
 
@@ -346,4 +348,17 @@ func (r *recorder) all() [][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([][]byte(nil), r.msgs...)
+}
+
+func logsQueryAll() logs.Query { return logs.Query{Limit: 1000} }
+
+func t0() context.Context { return context.Background() }
+
+func flush(t *testing.T, b bus.Bus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
 }

@@ -109,17 +109,23 @@ func (c *Controller) applyManifest(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	var warnings []string
+	for _, a := range plan.apps {
+		for _, k := range a.Unsupported {
+			warnings = append(warnings, k+" is not supported yet and was ignored")
+		}
+	}
 	return c.runJob(w, r, "space.apply_manifest", "space", plan.space.GUID, func(ctx context.Context) ([]string, error) {
 		for i, a := range plan.apps {
 			if err := c.applyApp(ctx, plan, a, plan.routes[i]); err != nil {
 				if e := apierr.As(err); e != nil {
 					e.Detail = fmt.Sprintf("For application '%s': %s", a.Name, e.Detail)
-					return nil, e
+					return warnings, e
 				}
-				return nil, fmt.Errorf("for application '%s': %w", a.Name, err)
+				return warnings, fmt.Errorf("for application '%s': %w", a.Name, err)
 			}
 		}
-		return nil, nil
+		return warnings, nil
 	})
 }
 

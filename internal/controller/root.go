@@ -44,7 +44,7 @@ func (c *Controller) getInfo(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"build":       "",
 		"cli_version": map[string]any{"minimum": nil, "recommended": nil},
-		"custom":      map[string]any{},
+		"custom":      map[string]any{"router_url": c.cfg.RouterURL, "apps_domain": c.cfg.Domain},
 		"description": "ingot, a self-hosted platform as a service",
 		"name":        "ingot",
 		"version":     0,

@@ -23,6 +23,7 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 		h              bus.Handler
 	}
 	desiredSem := make(chan struct{}, 2)
+	hmSem := make(chan struct{}, 16)
 	subs := []sub{
 		{bus.SubjectDEAAdvertise, "", func(m *bus.Msg) {
 			var ad messages.DEAAdvertise
@@ -66,8 +67,19 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 				c.log.Debug("hm-request-rejected", "error", err)
 				return
 			}
-			// Hand off: the handler runs on the subscription goroutine.
-			c.goBackground(func(ctx context.Context) { c.handleHMRequest(ctx, req) })
+			// Hand off: the handler runs on the subscription goroutine. When
+			// too many are in flight the request is dropped; the health
+			// manager asks again on its next pass.
+			select {
+			case hmSem <- struct{}{}:
+			default:
+				c.log.Warn("hm-request-dropped", "app_guid", req.AppGUID, "reason", "busy")
+				return
+			}
+			c.goBackground(func(ctx context.Context) {
+				defer func() { <-hmSem }()
+				c.handleHMRequest(ctx, req)
+			})
 		}},
 		{bus.SubjectDesiredState, bus.QueueController, func(m *bus.Msg) {
 			select {
@@ -374,12 +386,53 @@ func (c *Controller) placeAll(ctx context.Context, appGUID, version, reason stri
 	return nil
 }
 
-// stopInstances tells every DEA to stop the app's instances (all, or the
-// given instance guids) and hides them from actual state meanwhile.
+// stopAllInstances tells every DEA to stop all the app's instances and
+// hides them from actual state meanwhile.
 func (c *Controller) stopAllInstances(appGUID string) {
 	c.rt.bumpGeneration(appGUID)
 	c.rt.markStopping(appGUID, nil)
 	if err := c.deps.Bus.PublishJSON(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: appGUID, Reason: messages.ReasonStopped}); err != nil {
+		c.log.Warn("stop-publish-failed", "app_guid", appGUID, "error", err)
+	}
+}
+
+// stopWait bounds how long a start waits for the app's stopping
+// instances to go: a DEA treats a start of the same app, version and
+// index as a duplicate while the old instance still runs.
+const stopWait = 15 * time.Second
+
+// placeAllAfterStops places every index of the app once the instances
+// being stopped are gone (or stopWait passed).
+func (c *Controller) placeAllAfterStops(appGUID, version, reason string) {
+	if c.rt.stopping(appGUID) == 0 {
+		if err := c.placeAll(c.baseCtx, appGUID, version, reason); err != nil {
+			c.log.Error("placement-failed", "app_guid", appGUID, "error", err)
+		}
+		return
+	}
+	c.goBackground(func(ctx context.Context) {
+		deadline := time.Now().Add(stopWait)
+		for c.rt.stopping(appGUID) > 0 && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if err := c.placeAll(ctx, appGUID, version, reason); err != nil {
+			c.log.Error("placement-failed", "app_guid", appGUID, "error", err)
+		}
+	})
+}
+
+// stopKnownInstances stops the app's instances known now, by guid.
+func (c *Controller) stopKnownInstances(appGUID string) {
+	c.rt.bumpGeneration(appGUID)
+	guids := c.rt.markStopping(appGUID, nil)
+	if len(guids) == 0 {
+		return
+	}
+	if err := c.deps.Bus.PublishJSON(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: appGUID, InstanceGUIDs: guids, Reason: messages.ReasonStopped}); err != nil {
 		c.log.Warn("stop-publish-failed", "app_guid", appGUID, "error", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 // How long bookkeeping entries live.
 const (
-	pendingTTL   = 30 * time.Second // a start the DEA accepted but has not heartbeated
 	staleTTL     = 30 * time.Second // instances being stopped are ignored this long
 	crashMemory  = time.Hour        // crash and placement-failure details for stats
 	maxDEAs      = 10000
@@ -243,6 +242,8 @@ func (v *runtimeView) exited(m messages.DropletExited) {
 		delete(v.pending, m.InstanceGUID)
 	}
 	_, wasStale := v.stale[m.InstanceGUID]
+	// Remember the exit so a late start reply or heartbeat cannot revive it.
+	v.stale[m.InstanceGUID] = v.now().Add(staleTTL)
 	if m.Reason == messages.ReasonCrashed && !wasStale {
 		k := indexKey{m.AppGUID, pt, m.Index}
 		cr := v.crashes[k]
@@ -299,7 +300,7 @@ func (v *runtimeView) pendingOf(appGUID string) []pendingStart {
 		if p.appGUID != appGUID {
 			continue
 		}
-		if now.Sub(p.at) > pendingTTL {
+		if now.Sub(p.at) > v.hbTTL {
 			delete(v.pending, g)
 			continue
 		}
@@ -320,7 +321,7 @@ func (v *runtimeView) occupied(appGUID, pt, version string, index int) bool {
 	}
 	now := v.now()
 	for _, p := range v.pending {
-		if p.appGUID == appGUID && p.procType == pt && p.index == index && p.version == version && now.Sub(p.at) <= pendingTTL {
+		if p.appGUID == appGUID && p.procType == pt && p.index == index && p.version == version && now.Sub(p.at) <= v.hbTTL {
 			return true
 		}
 	}
@@ -330,6 +331,16 @@ func (v *runtimeView) occupied(appGUID, pt, version string, index int) bool {
 func (v *runtimeView) addPending(instanceGUID string, p pendingStart) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// The DEA's heartbeat or exit may have overtaken its reply.
+	if _, gone := v.stale[instanceGUID]; gone {
+		return
+	}
+	for _, d := range v.deas {
+		if _, ok := d.instances[instanceGUID]; ok {
+			delete(v.failures, indexKey{p.appGUID, p.procType, p.index})
+			return
+		}
+	}
 	p.at = v.now()
 	v.pending[instanceGUID] = &p
 	delete(v.failures, indexKey{p.appGUID, p.procType, p.index})
@@ -379,8 +390,10 @@ func (v *runtimeView) markStopping(appGUID string, match func(pt string, index i
 	for g, p := range v.pending {
 		if p.appGUID == appGUID && (match == nil || match(p.procType, p.index, p.version)) {
 			delete(v.pending, g)
+			if _, known := v.stale[g]; !known {
+				guids = append(guids, g)
+			}
 			v.stale[g] = now.Add(staleTTL)
-			guids = append(guids, g)
 		}
 	}
 	for k := range v.crashes {
@@ -402,6 +415,26 @@ func (v *runtimeView) dropInstance(guid string) {
 	defer v.mu.Unlock()
 	delete(v.pending, guid)
 	v.stale[guid] = v.now().Add(staleTTL)
+}
+
+// stopping counts the app's instances that were told to stop but are
+// still reported by their DEA.
+func (v *runtimeView) stopping(appGUID string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	n := 0
+	for _, d := range v.deas {
+		if now.Sub(d.lastHeard) > v.hbTTL {
+			continue
+		}
+		for g, in := range d.instances {
+			if until, ok := v.stale[g]; ok && now.Before(until) && in.hb.AppGUID == appGUID {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // forgetApp drops everything about a deleted app.
@@ -444,7 +477,7 @@ func (v *runtimeView) sweep() {
 		}
 	}
 	for g, p := range v.pending {
-		if now.Sub(p.at) > pendingTTL {
+		if now.Sub(p.at) > v.hbTTL {
 			delete(v.pending, g)
 		}
 	}

@@ -71,6 +71,9 @@ type Application struct {
 	RandomRoute  bool
 	DefaultRoute bool
 	Processes    []*Process
+	// Unsupported lists keys ingot recognises but does not apply yet
+	// (services, sidecars), as "applications[i].key".
+	Unsupported []string
 }
 
 // Field ids used in Keys.
@@ -233,6 +236,8 @@ func (p *parser) application(path string, n *yaml.Node) *Application {
 			a.Processes = p.processes(fp, v)
 		case "docker":
 			p.errf(fp, "docker images are not supported; push source code")
+		case "services", "sidecars":
+			a.Unsupported = append(a.Unsupported, fp)
 		}
 	}
 	if !nameSet || a.Name == "" {

@@ -1,8 +1,6 @@
 package presenters
 
 import (
-	"sort"
-
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -647,11 +645,4 @@ type InstanceStats struct {
 	Details          *string        `json:"details"`
 	Usage            Usage          `json:"usage"`
 	InstanceGUID     string         `json:"instance_guid,omitempty"`
-}
-
-// SortStrings returns a sorted copy.
-func SortStrings(in []string) []string {
-	out := append([]string(nil), in...)
-	sort.Strings(out)
-	return out
 }
