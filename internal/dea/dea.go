@@ -363,7 +363,8 @@ func (d *DEA) admit(msg *messages.StartInstance) (*instance, error) {
 	}
 	for _, in := range d.instances {
 		if in.msg.AppGUID == msg.AppGUID && in.msg.Version == msg.Version && in.msg.Index == msg.Index &&
-			procType(&in.msg) == procType(msg) && (in.state == messages.StateStarting || in.state == messages.StateRunning) {
+			procType(&in.msg) == procType(msg) && !in.stopping() &&
+			(in.state == messages.StateStarting || in.state == messages.StateRunning) {
 			return nil, nil
 		}
 	}

@@ -468,3 +468,30 @@ func TestRestartRightAfterCrashIsNotADuplicate(t *testing.T) {
 	}
 	h.running(second.InstanceGUID)
 }
+
+// A start for an index whose instance is being stopped (a restart) starts
+// a new instance instead of being taken for a duplicate.
+func TestStartWhileStoppingIsNotADuplicate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{mod: func(c *Config) { c.StopTimeout = 5 * time.Second }})
+	d := webApp(t)
+	first := startMsg(d, "app-restart", 0)
+	// Ignore SIGTERM so the stop takes a while.
+	first.StartCommand = `trap "" TERM; exec python3 -m http.server $PORT`
+	if r := h.start(first); !r.Accepted {
+		t.Fatalf("start refused: %+v", r)
+	}
+	h.running(first.InstanceGUID)
+	h.publish(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: "app-restart", InstanceGUIDs: []string{first.InstanceGUID}})
+	second := startMsg(d, "app-restart", 0)
+	eventually(t, "the stop to be under way", func() bool {
+		h.dea.mu.Lock()
+		defer h.dea.mu.Unlock()
+		in := h.dea.instances[first.InstanceGUID]
+		return in == nil || in.stopping()
+	})
+	if r := h.start(second); !r.Accepted {
+		t.Fatalf("restart refused: %+v", r)
+	}
+	h.running(second.InstanceGUID)
+}
