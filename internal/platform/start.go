@@ -130,7 +130,7 @@ func StartRouter(ctx context.Context, p *Platform, o RouterOptions) (*router.Rou
 		return nil, err
 	}
 	p.closers = append(p.closers, b.Close)
-	log := o.Log.With("component", "router")
+	log := o.Log // the router names itself in its logs
 	rt, err := router.New(router.Config{ListenAddr: o.ListenAddr}, router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}, log)
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
@@ -234,7 +234,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	p.closers = append(p.closers, b.Close)
 	em := logs.NewEmitter(b, log)
 	httpc := &http.Client{Timeout: 30 * time.Minute}
-	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: sharedGoCache(o.DataDir)}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
+	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: sharedGoCache(o.DataDir)}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, o.Log.With("component", "stager"))
 	if err != nil {
 		return nil, fmt.Errorf("stager: %w", err)
 	}
@@ -254,7 +254,7 @@ type HealthManagerOptions struct {
 
 // StartHealthManager runs a health manager under p.
 func StartHealthManager(ctx context.Context, p *Platform, o HealthManagerOptions) error {
-	log := o.Log.With("component", "healthmgr")
+	log := o.Log // the health manager names itself in its logs
 	b, err := connect(o.NATSURL, "healthmgr", o.Log)
 	if err != nil {
 		return err
