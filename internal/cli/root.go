@@ -36,9 +36,12 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		pollInterval:   time.Second,
-		statsInterval:  500 * time.Millisecond,
-		logInterval:    500 * time.Millisecond,
+		// ingot's API answers these polls from memory or one indexed
+		// read, so the CLI can afford to notice a finished build or a
+		// running instance within a quarter second.
+		pollInterval:   250 * time.Millisecond,
+		statsInterval:  250 * time.Millisecond,
+		logInterval:    250 * time.Millisecond,
 		stagingTimeout: envMinutes("INGOT_STAGING_TIMEOUT", 15*time.Minute),
 		startupTimeout: envMinutes("INGOT_STARTUP_TIMEOUT", 5*time.Minute),
 		requestTimeout: 30 * time.Second,

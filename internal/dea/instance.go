@@ -222,6 +222,10 @@ func (d *DEA) startAndWatch(in *instance) exit {
 	return d.watch(in, c, pm.HostPort, exited)
 }
 
+// initialHealthCheckDelay is the first probe's delay after a start; probes
+// then back off to Config.HealthCheckInterval.
+const initialHealthCheckDelay = 20 * time.Millisecond
+
 // watch health-checks a started instance until it exits or is stopped.
 func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan int) exit {
 	hc := newChecker(d.cfg.Host, port, in.msg.HealthCheck, d.health)
@@ -232,8 +236,12 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 	d.cell(in, "Starting health monitoring of container")
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(d.cfg.HealthCheckInterval)
-	defer tick.Stop()
+	// Probe soon after start and back off to the configured interval, so
+	// an app that listens within milliseconds is routed within
+	// milliseconds, while a slow one is not probed too often.
+	wait := min(initialHealthCheckDelay, d.cfg.HealthCheckInterval)
+	probe := time.NewTimer(wait)
+	defer probe.Stop()
 	lastErr := errors.New("no health check completed")
 	healthy := hc.kind == "process"
 	for !healthy {
@@ -246,12 +254,14 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 			desc := fmt.Sprintf("Instance never healthy after %ss: %v", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64), lastErr)
 			d.cell(in, "%s", desc)
 			return d.killCrash(in, c, exited, desc)
-		case <-tick.C:
+		case <-probe.C:
 			if err := hc.check(in.ctx); err != nil {
 				lastErr = err
 				d.mu.Lock()
 				in.details = err.Error()
 				d.mu.Unlock()
+				wait = min(2*wait, d.cfg.HealthCheckInterval)
+				probe.Reset(wait)
 				continue
 			}
 			healthy = true
@@ -262,7 +272,8 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 	d.register(in)
 	d.log.Info("instance-running", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID, "port", port)
 
-	tick.Reset(d.cfg.HealthyCheckInterval)
+	tick := time.NewTicker(d.cfg.HealthyCheckInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case code := <-exited:
