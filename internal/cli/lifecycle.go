@@ -101,8 +101,9 @@ func (s *session) stage(ctx context.Context, app *client.App, pkgGUID string) (*
 				return nil, s.stagingErr(ctx, sctx, app, err)
 			}
 			if done, berr := client.BuildDone(b); done {
-				// Lines may trail the build's end: read once more.
-				if sleep(sctx, s.opts.logInterval) == nil {
+				// Lines may trail the build's end by a moment: read
+				// once more after a short pause.
+				if sleep(sctx, min(s.opts.logInterval, 50*time.Millisecond)) == nil {
 					s.drainLogs(sctx, app.GUID, cursor, s.printStaging)
 				}
 				if berr != nil {

@@ -109,7 +109,7 @@ func (st *staging) spool(pattern string, limit int64, fill func(w io.Writer) err
 func (st *staging) packageDroplet(ctx context.Context, info func(procfile map[string]string) (*StagingInfo, error)) (*spooled, error) {
 	limit := st.dkMB << 20
 	sp, err := st.spool("ingot-droplet-*.tgz", limit, func(w io.Writer) error {
-		gz, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		tw := tar.NewWriter(gz)
 		var procfileData []byte
 		var sawProcfile bool

@@ -174,7 +174,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (st *staging) saveCache(ctx context.Context) {
 	limit := st.s.cfg.MaxCacheBytes
 	sp, err := st.spool("ingot-cache-*.tgz", 0, func(w io.Writer) error {
-		gz := gzip.NewWriter(w)
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 		cw := &limitWriter{w: gz, limit: limit}
 		tw := tar.NewWriter(cw)
 		if err := st.copyTree(ctx, st.path(dirCache), "", tw, nil); err != nil {
