@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -124,6 +125,7 @@ manager. The CLI is configured to target it, so 'ingot push' works right away.`,
 	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "external NATS URL (default: run an embedded server)")
 	cmd.Flags().StringVar(&o.NATSAddr, "nats-addr", envOr("INGOT_NATS_ADDR", fmt.Sprintf("127.0.0.1:%d", 9222)), "embedded NATS listen address")
 	cmd.Flags().IntVar(&o.DEAs, "deas", 1, "number of DEAs to run")
+	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
 	lf.add(cmd, "text")
 	return cmd
 }
@@ -228,6 +230,7 @@ func controllerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.Domain, "domain", envOr("INGOT_DOMAIN", DefaultDomain), "shared apps domain")
 	cmd.Flags().StringVar(&o.RouterURL, "router-url", envOr("INGOT_ROUTER_URL", ""), "public router URL, shown to users")
 	cmd.Flags().StringVar(&o.DatabaseURL, "database-url", envOr("INGOT_DATABASE_URL", ""), "PostgreSQL URL (default: SQLite in the data dir)")
+	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
 	lf.add(cmd, "json")
 	return cmd
 }
@@ -310,4 +313,32 @@ func healthmgrCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
 	lf.add(cmd, "json")
 	return cmd
+}
+
+// addPackageLimitFlags adds the upload limits: the unpacked size of a
+// package and its number of files.
+func addPackageLimitFlags(cmd *cobra.Command, maxBytes *int64, maxFiles *int) {
+	var mb int64
+	cmd.Flags().Int64Var(&mb, "max-package-mb", envInt("INGOT_MAX_PACKAGE_MB", 1024), "largest unpacked app package, in MiB")
+	cmd.Flags().IntVar(maxFiles, "max-package-files", int(envInt("INGOT_MAX_PACKAGE_FILES", 100000)), "most files in an app package")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if mb <= 0 || *maxFiles <= 0 {
+			return fmt.Errorf("--max-package-mb and --max-package-files must be positive")
+		}
+		*maxBytes = mb << 20
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}
+
+func envInt(key string, def int64) int64 {
+	if v := os.Getenv(key); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
 }
