@@ -48,7 +48,7 @@ func makeZip(t *testing.T, entries []zipEntry) []byte {
 // TestBadInputIsRejected checks every kind of bad input gets a clear error
 // and loses nothing.
 func TestBadInputIsRejected(t *testing.T) {
-	e := startPlatform(t, startOpts{maxFiles: 50})
+	e := startPlatform(t, startOpts{maxFiles: 50, maxBytes: 1 << 20})
 	ctx := context.Background()
 	app, err := e.api.CreateApp(ctx, client.CreateAppRequest{Name: "victim", SpaceGUID: e.space})
 	if err != nil {
@@ -68,6 +68,7 @@ func TestBadInputIsRejected(t *testing.T) {
 		{"absolute path", makeZip(t, []zipEntry{{name: "/etc/evil", body: "x"}}), "absolute"},
 		{"symlink outside", makeZip(t, []zipEntry{{name: "link", body: "../../../../etc/passwd", symlink: true}}), "symlink"},
 		{"too many files", makeZip(t, many), "files"},
+		{"too big unpacked (a zip bomb)", makeZip(t, []zipEntry{{name: "zeros.bin", body: strings.Repeat("\x00", 4<<20)}}), "limit"},
 		{"not a zip", []byte("this is not a zip file"), "zip"},
 	}
 	for _, z := range zips {

@@ -37,8 +37,9 @@ type env struct {
 type startOpts struct {
 	dataDir string // reuse a data dir (platform restart)
 	home    string
-	// maxFiles lowers the package file limit (bad-input tests).
+	// maxFiles and maxBytes lower the package limits (bad-input tests).
 	maxFiles int
+	maxBytes int64
 }
 
 // repoRoot is the module root (examples/ lives there).
@@ -75,6 +76,7 @@ func startPlatform(t *testing.T, o startOpts) *env {
 		Domain:          "apps.test",
 		Log:             testLogger(t),
 		MaxPackageFiles: o.maxFiles,
+		MaxPackageBytes: o.maxBytes,
 	})
 	if err != nil {
 		t.Fatalf("start platform: %v", err)
