@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 // record is what container.json holds.
@@ -70,18 +70,7 @@ func (c *container) HomeDir() string { return c.home }
 
 // saveLocked writes container.json atomically. c.mu must be held.
 func (c *container) saveLocked() error {
-	data, err := json.MarshalIndent(&c.rec, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode container record: %w", err)
-	}
-	tmp := filepath.Join(c.dir, recordFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write container record: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, recordFile)); err != nil {
-		return fmt.Errorf("write container record: %w", err)
-	}
-	return nil
+	return host.WriteJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
 }
 
 func (c *container) save() {
@@ -163,8 +152,8 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 	}
 	pid := cmd.Process.Pid
 	g := procGroup{Pgid: pid, added: time.Now()}
-	if st, ok := readStat(pid); ok {
-		g.Start = st.start
+	if st, ok := host.ReadStat(pid); ok {
+		g.Start = st.Start
 	}
 	c.rec.Groups = append(c.rec.Groups, g)
 	c.save()
@@ -183,7 +172,7 @@ func (c *container) groups() []procGroup {
 
 // scanTree returns the live processes of the container's tree in the scan
 // t and remembers them as members.
-func (c *container) scanTree(t *procTable) []procStat {
+func (c *container) scanTree(t *procTable) []host.Stat {
 	c.mu.Lock()
 	groups := append([]procGroup(nil), c.rec.Groups...)
 	members := make(map[int]uint64, len(c.members))
@@ -195,7 +184,7 @@ func (c *container) scanTree(t *procTable) []procStat {
 	c.mu.Lock()
 	c.members = make(map[int]uint64, len(procs))
 	for _, p := range procs {
-		c.members[p.pid] = p.start
+		c.members[p.Pid] = p.Start
 	}
 	c.mu.Unlock()
 	return procs
@@ -215,7 +204,7 @@ func (c *container) signalTree(sig syscall.Signal) (int, error) {
 		}
 	}
 	for _, p := range procs {
-		_ = syscall.Kill(p.pid, sig)
+		_ = syscall.Kill(p.Pid, sig)
 	}
 	return len(procs), nil
 }
@@ -325,7 +314,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, err := c.b.allocPort(c.rec.Handle, hostPort)
+	port, _, err := c.b.ports.Alloc(c.rec.Handle, hostPort)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
@@ -371,7 +360,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 			CPUTime:     c.cpuSeen,
 		},
 		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: copyProps(c.rec.Properties),
+		Properties: host.CopyProps(c.rec.Properties),
 		HostIP:     "127.0.0.1",
 	}, nil
 }
@@ -418,28 +407,18 @@ func (p *process) Signal(sig os.Signal) error {
 		_ = syscall.Kill(-p.pid, s)
 	}
 	for _, q := range procs {
-		_ = syscall.Kill(q.pid, s)
+		_ = syscall.Kill(q.Pid, s)
 	}
 	return nil
 }
 
 func (p *process) wait() {
-	err := p.cmd.Wait()
-	st := p.cmd.ProcessState
-	var ee *exec.ExitError
-	switch {
-	case st == nil:
-		p.status, p.err = -1, fmt.Errorf("wait process %d: %w", p.pid, err)
-	default:
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			p.status = 128 + int(ws.Signal())
-		} else {
-			p.status = st.ExitCode()
-		}
-		if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
-			p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
-		}
+	status, err := host.Wait(p.cmd)
+	p.status = status
+	if err != nil {
+		p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
 	}
+	st := p.cmd.ProcessState
 	c := p.c
 	c.mu.Lock()
 	if st != nil {
