@@ -8,53 +8,25 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
 // waitFor is how long the suite waits for something that should happen.
-const waitFor = 30 * time.Second
-
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+const waitFor = testutil.WaitFor
 
 // syncBuffer is a bytes.Buffer safe for a process writing and a test
 // reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer = testutil.SyncBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+var (
+	// eventually polls cond until it holds or waitFor passes.
+	eventually = testutil.Eventually
+	ctxT       = testutil.Context
+)
 
 // create makes a container and destroys it when the test ends.
 func create(t *testing.T, b backend.Backend, spec backend.ContainerSpec) backend.Container {

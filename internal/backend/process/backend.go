@@ -26,8 +26,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -150,7 +152,9 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 		containers: map[string]*container{},
 		ports:      host.NewPortPool(cfg.PortRangeStart, cfg.PortRangeEnd, ErrPortUnavailable),
 	}
-	b.mon = host.NewMonitor(&b.mu, cfg.MonitorInterval, b.snapshotLocked, b.sampleAll)
+	b.mon = host.NewMonitor(&b.mu, cfg.MonitorInterval, func() []*container {
+		return slices.Collect(maps.Values(b.containers))
+	}, b.sampleAll)
 	if err := b.load(); err != nil {
 		return nil, err
 	}

@@ -8,15 +8,6 @@ import (
 	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
-// snapshotLocked lists the containers for the monitor (b.mu held).
-func (b *Backend) snapshotLocked() []*container {
-	cs := make([]*container, 0, len(b.containers))
-	for _, c := range b.containers {
-		cs = append(cs, c)
-	}
-	return cs
-}
-
 // sampleAll is the monitor's check, every MonitorInterval while there are
 // containers: one /proc scan, then every container is sampled from it.
 func (b *Backend) sampleAll(cs []*container) {

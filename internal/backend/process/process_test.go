@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/ingot-paas/ingot/internal/backend"
 	"github.com/ingot-paas/ingot/internal/backend/backendtest"
 	"github.com/ingot-paas/ingot/internal/backend/internal/host"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
 func testConfig(root string) Config {
@@ -39,17 +39,9 @@ func newTestBackend(t *testing.T, root string) *Backend {
 }
 
 func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	roots := map[*testing.T]string{}
+	root := testutil.RootPerTest()
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
-		mu.Lock()
-		root, ok := roots[t]
-		if !ok {
-			root = t.TempDir()
-			roots[t] = root
-		}
-		mu.Unlock()
-		return newTestBackend(t, root)
+		return newTestBackend(t, root(t))
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 const (
@@ -88,7 +89,7 @@ func (c *container) HomeDir() string { return homeDir }
 
 // saveLocked writes container.json atomically. c.mu must be held.
 func (c *container) saveLocked() error {
-	return writeJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
+	return host.WriteJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
 }
 
 func (c *container) save() {
@@ -171,7 +172,7 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 	defer os.Remove(specPath)
 	defer os.Remove(pidPath)
 	args := append([]string{spec.Path}, spec.Args...)
-	if err := writeJSON(specPath, processSpec(uid, args, env, cwd, c.b.cfg.NoFile), 0o600); err != nil {
+	if err := host.WriteJSON(specPath, processSpec(uid, args, env, cwd, c.b.cfg.NoFile), 0o600); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Path, err)
 	}
 	gate := &gatedWriter{w: pio.Stderr}
@@ -442,7 +443,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, fresh, err := c.b.allocPort(c.rec.Handle, hostPort)
+	port, fresh, err := c.b.ports.Alloc(c.rec.Handle, hostPort)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
@@ -462,7 +463,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 		if err := attachBindFilter(c.rec.Cgroups.Unified, c.b.cfg.PortRangeStart, c.b.cfg.PortRangeEnd, allowed); err != nil &&
 			c.rec.State == stateActive {
 			if fresh {
-				c.b.releasePort(port)
+				c.b.ports.Release(port)
 			}
 			return backend.PortMapping{}, fmt.Errorf("net in %d: %w", port, err)
 		}
@@ -498,7 +499,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 			u.DiskBytes = used - baseline
 		}
 	case stale:
-		used, err := dirUsage(c.disk, maxDiskWalkEntries)
+		used, err := host.DirUsage(c.disk, host.MaxDiskWalkEntries)
 		c.mu.Lock()
 		if err == nil {
 			c.diskUsed, c.diskAt = used, time.Now()
@@ -519,7 +520,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 		Events:     append([]string(nil), c.rec.Events...),
 		Usage:      u,
 		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: copyProps(c.rec.Properties),
+		Properties: host.CopyProps(c.rec.Properties),
 		HostIP:     "127.0.0.1",
 	}, nil
 }

@@ -57,21 +57,6 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	p, err := parseStat([]byte("4242 (a (weird) name) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 7 3 20 0 1 0 123456 1000000 300"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.pid != 4242 || p.ppid != 1 || p.comm != "a (weird) name" || p.state != 'S' || p.start != 123456 {
-		t.Errorf("parsed %+v", p)
-	}
-	for _, bad := range []string{"", "12 (x", "x (y) S 1 2", "1 (y) S a 1 1 0 -1 0 0 0 0 0 1 1 1 1 20 0 1 0 1 1 1"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestUnescapeMount(t *testing.T) {
 	if got := unescapeMount(`/a\040b\134c`); got != `/a b\c` {
 		t.Errorf("unescapeMount = %q", got)
