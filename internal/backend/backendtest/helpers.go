@@ -15,28 +15,15 @@ import (
 	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
-// waitFor is how long the suite waits for something that should happen.
-const waitFor = testutil.WaitFor
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer = testutil.SyncBuffer
-
-var (
-	// eventually polls cond until it holds or waitFor passes.
-	eventually = testutil.Eventually
-	ctxT       = testutil.Context
-)
-
 // create makes a container and destroys it when the test ends.
 func create(t *testing.T, b backend.Backend, spec backend.ContainerSpec) backend.Container {
 	t.Helper()
-	c, err := b.Create(ctxT(t), spec)
+	c, err := b.Create(testutil.Context(t), spec)
 	if err != nil {
 		t.Fatalf("create %s: %v", spec.Handle, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitFor)
 		defer cancel()
 		if err := b.Destroy(ctx, spec.Handle); err != nil && !errors.Is(err, backend.ErrNotFound) {
 			t.Errorf("destroy %s: %v", spec.Handle, err)
@@ -48,7 +35,7 @@ func create(t *testing.T, b backend.Backend, spec backend.ContainerSpec) backend
 // run starts bash -c script in c.
 func run(t *testing.T, c backend.Container, script string, env []string, dir string, out, errw io.Writer) backend.Process {
 	t.Helper()
-	p, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", script}, Env: env, Dir: dir},
+	p, err := c.Run(testutil.Context(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", script}, Env: env, Dir: dir},
 		backend.ProcessIO{Stdout: out, Stderr: errw})
 	if err != nil {
 		t.Fatalf("run %q: %v", script, err)
@@ -74,7 +61,7 @@ func waitExit(t *testing.T, p backend.Process) int {
 			t.Fatalf("wait: %v", r.err)
 		}
 		return r.code
-	case <-time.After(waitFor):
+	case <-time.After(testutil.WaitFor):
 		t.Fatalf("process %s did not exit", p.ID())
 		return -1
 	}
@@ -143,7 +130,7 @@ func readTar(t *testing.T, r io.Reader) map[string]tarEntry {
 
 func streamOutNames(t *testing.T, c backend.Container, src string) []string {
 	t.Helper()
-	rc, err := c.StreamOut(ctxT(t), src)
+	rc, err := c.StreamOut(testutil.Context(t), src)
 	if err != nil {
 		t.Fatalf("stream out %s: %v", src, err)
 	}
@@ -159,7 +146,7 @@ func streamOutNames(t *testing.T, c backend.Container, src string) []string {
 // readFile reads one file of a container through StreamOut.
 func readFile(t *testing.T, c backend.Container, p string) (string, bool) {
 	t.Helper()
-	rc, err := c.StreamOut(ctxT(t), p)
+	rc, err := c.StreamOut(testutil.Context(t), p)
 	if err != nil {
 		return "", false
 	}

@@ -50,8 +50,8 @@ var ErrInvalidSpec = errors.New("process backend: invalid container spec")
 var ErrPortUnavailable = errors.New("process backend: port unavailable")
 
 const (
-	stateActive  = "active"
-	stateStopped = "stopped"
+	stateActive  = host.StateActive
+	stateStopped = host.StateStopped
 	recordFile   = "container.json"
 )
 
@@ -224,17 +224,7 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 		}
 		return nil, fmt.Errorf("create container %s: %w", spec.Handle, err)
 	}
-	rec := record{
-		Handle:           spec.Handle,
-		MemoryLimitBytes: spec.MemoryLimitBytes,
-		DiskLimitBytes:   spec.DiskLimitBytes,
-		CPUShares:        spec.CPUShares,
-		MaxPids:          spec.MaxPids,
-		Env:              append([]string(nil), spec.Env...),
-		Properties:       host.CopyProps(spec.Properties),
-		State:            stateActive,
-		CreatedAt:        time.Now().UTC(),
-	}
+	rec := record{Record: host.NewRecord(spec)}
 	c := newContainer(b, dir, rec)
 	err := os.Mkdir(c.home, 0o755)
 	if err == nil {

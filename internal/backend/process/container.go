@@ -19,18 +19,8 @@ import (
 
 // record is what container.json holds.
 type record struct {
-	Handle           string                `json:"handle"`
-	MemoryLimitBytes uint64                `json:"memory_limit_bytes"`
-	DiskLimitBytes   uint64                `json:"disk_limit_bytes"`
-	CPUShares        uint64                `json:"cpu_shares"`
-	MaxPids          uint64                `json:"max_pids"`
-	Env              []string              `json:"env"`
-	Properties       map[string]string     `json:"properties"`
-	State            string                `json:"state"`
-	Events           []string              `json:"events"`
-	Ports            []backend.PortMapping `json:"ports"`
-	Groups           []procGroup           `json:"process_groups"`
-	CreatedAt        time.Time             `json:"created_at"`
+	host.Record
+	Groups []procGroup `json:"process_groups"`
 }
 
 // container implements backend.Container.
@@ -56,12 +46,7 @@ type container struct {
 var _ backend.Container = (*container)(nil)
 
 func newContainer(b *Backend, dir string, rec record) *container {
-	if rec.State != stateStopped {
-		rec.State = stateActive
-	}
-	if rec.Properties == nil {
-		rec.Properties = map[string]string{}
-	}
+	rec.Normalize()
 	return &container{b: b, dir: dir, home: filepath.Join(dir, "home"), rec: rec, procs: map[int]*process{}, members: map[int]uint64{}}
 }
 
@@ -321,10 +306,8 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	m := backend.PortMapping{HostPort: port, ContainerPort: port}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.rec.Ports {
-		if p == m {
-			return m, nil
-		}
+	if c.rec.HasPort(m) {
+		return m, nil
 	}
 	c.rec.Ports = append(c.rec.Ports, m)
 	c.save()
@@ -350,19 +333,11 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return backend.Info{
-		Handle: c.rec.Handle,
-		State:  c.rec.State,
-		Events: append([]string(nil), c.rec.Events...),
-		Usage: backend.Usage{
-			MemoryBytes: c.mem,
-			DiskBytes:   c.disk,
-			CPUTime:     c.cpuSeen,
-		},
-		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: host.CopyProps(c.rec.Properties),
-		HostIP:     "127.0.0.1",
-	}, nil
+	return c.rec.Info(backend.Usage{
+		MemoryBytes: c.mem,
+		DiskBytes:   c.disk,
+		CPUTime:     c.cpuSeen,
+	}), nil
 }
 
 // process implements backend.Process.

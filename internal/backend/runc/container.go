@@ -21,8 +21,8 @@ import (
 )
 
 const (
-	stateActive  = "active"
-	stateStopped = "stopped"
+	stateActive  = host.StateActive
+	stateStopped = host.StateStopped
 	recordFile   = "container.json"
 	procsDirName = "procs"
 	// homeDir is the app's home as container processes see it.
@@ -32,17 +32,7 @@ const (
 
 // record is what container.json holds.
 type record struct {
-	Handle           string                `json:"handle"`
-	MemoryLimitBytes uint64                `json:"memory_limit_bytes"`
-	DiskLimitBytes   uint64                `json:"disk_limit_bytes"`
-	CPUShares        uint64                `json:"cpu_shares"`
-	MaxPids          uint64                `json:"max_pids"`
-	Env              []string              `json:"env"`
-	Properties       map[string]string     `json:"properties"`
-	State            string                `json:"state"`
-	Events           []string              `json:"events"`
-	Ports            []backend.PortMapping `json:"ports"`
-	CreatedAt        time.Time             `json:"created_at"`
+	host.Record
 	// UID is the container's user and group id on the host.
 	UID uint32 `json:"uid"`
 	// InitPid and InitStart identify the container's init on the host.
@@ -73,12 +63,7 @@ type container struct {
 var _ backend.Container = (*container)(nil)
 
 func newContainer(b *Backend, dir string, rec record) *container {
-	if rec.State != stateStopped {
-		rec.State = stateActive
-	}
-	if rec.Properties == nil {
-		rec.Properties = map[string]string{}
-	}
+	rec.Normalize()
 	return &container{b: b, dir: dir, disk: filepath.Join(dir, diskDirName), rec: rec, procs: map[*process]struct{}{}}
 }
 
@@ -450,10 +435,8 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	m := backend.PortMapping{HostPort: port, ContainerPort: port}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.rec.Ports {
-		if p == m {
-			return m, nil
-		}
+	if c.rec.HasPort(m) {
+		return m, nil
 	}
 	if c.b.bindFilter && c.rec.Cgroups.Unified != "" {
 		allowed := []uint32{port}
@@ -514,15 +497,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return backend.Info{
-		Handle:     c.rec.Handle,
-		State:      c.rec.State,
-		Events:     append([]string(nil), c.rec.Events...),
-		Usage:      u,
-		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: host.CopyProps(c.rec.Properties),
-		HostIP:     "127.0.0.1",
-	}, nil
+	return c.rec.Info(u), nil
 }
 
 // buildEnv merges the container's and the process's env (later wins) and

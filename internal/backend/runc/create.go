@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
 	"github.com/ingot-paas/ingot/internal/backend/internal/host"
@@ -249,22 +248,16 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 			return nil, err
 		}
 	}
+	base := host.NewRecord(spec)
+	base.CPUShares, base.MaxPids = in.cpuShares, in.pids
 	rec := record{
-		Handle:           spec.Handle,
-		MemoryLimitBytes: spec.MemoryLimitBytes,
-		DiskLimitBytes:   spec.DiskLimitBytes,
-		CPUShares:        in.cpuShares,
-		MaxPids:          in.pids,
-		Env:              append([]string(nil), spec.Env...),
-		Properties:       host.CopyProps(spec.Properties),
-		State:            stateActive,
-		CreatedAt:        time.Now().UTC(),
-		UID:              uid,
-		InitPid:          initPid,
-		InitStart:        st.start,
-		Cgroups:          cg,
-		DiskImage:        spec.DiskLimitBytes > 0,
-		DiskBaseline:     baseline,
+		Record:       base,
+		UID:          uid,
+		InitPid:      initPid,
+		InitStart:    st.start,
+		Cgroups:      cg,
+		DiskImage:    spec.DiskLimitBytes > 0,
+		DiskBaseline: baseline,
 	}
 	c = newContainer(b, dir, rec)
 	c.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 func TestBindProgramJumpsToAllow(t *testing.T) {
@@ -31,7 +32,7 @@ func TestBindProgramJumpsToAllow(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	c := &container{rec: record{Handle: "h"}}
+	c := &container{rec: record{Record: host.Record{Handle: "h"}}}
 	for _, tc := range []struct {
 		in, want string
 		ok       bool
