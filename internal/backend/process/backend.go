@@ -244,27 +244,12 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 
 // Lookup finds a container by handle (ErrNotFound).
 func (b *Backend) Lookup(handle string) (backend.Container, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.containers[handle]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
-	}
-	return c, nil
+	return host.Lookup(&b.mu, b.containers, handle)
 }
 
 // List returns every container, including those loaded from RootDir.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]backend.Container, 0, len(b.containers))
-	for _, c := range b.containers {
-		out = append(out, c)
-	}
-	return out, nil
+	return host.List(ctx, &b.mu, b.containers)
 }
 
 // Destroy kills every process of the container, releases its ports and

@@ -284,13 +284,8 @@ func (c *container) waitEmpty(ctx context.Context, stop <-chan time.Time) {
 // NetIn maps a host port to the same container port. With both ports 0 it
 // picks a free port of the range no other container holds.
 func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, error) {
-	if hostPort == 0 {
-		hostPort = containerPort
-	}
-	if containerPort == 0 {
-		containerPort = hostPort
-	}
-	if hostPort != containerPort {
+	want, ok := host.SamePort(hostPort, containerPort)
+	if !ok {
 		return backend.PortMapping{}, fmt.Errorf("%w: the process backend maps a port to itself (asked %d→%d)", ErrPortUnavailable, hostPort, containerPort)
 	}
 	c.mu.Lock()
@@ -299,7 +294,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, _, err := c.b.ports.Alloc(c.rec.Handle, hostPort)
+	port, _, err := c.b.ports.Alloc(c.rec.Handle, want)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}

@@ -413,13 +413,8 @@ func (c *container) waitUserExit(ctx context.Context, stop <-chan time.Time) {
 // the host's network namespace) and lets only this container bind it.
 // With both ports 0 it picks a free port of the range.
 func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, error) {
-	if hostPort == 0 {
-		hostPort = containerPort
-	}
-	if containerPort == 0 {
-		containerPort = hostPort
-	}
-	if hostPort != containerPort {
+	want, ok := host.SamePort(hostPort, containerPort)
+	if !ok {
 		return backend.PortMapping{}, fmt.Errorf("%w: the runc backend shares the host network and maps a port to itself (asked %d→%d)", ErrPortUnavailable, hostPort, containerPort)
 	}
 	c.mu.Lock()
@@ -428,7 +423,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, fresh, err := c.b.ports.Alloc(c.rec.Handle, hostPort)
+	port, fresh, err := c.b.ports.Alloc(c.rec.Handle, want)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}

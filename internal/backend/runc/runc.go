@@ -438,27 +438,12 @@ func (b *Backend) Capacity() (backend.Capacity, error) { return b.cap, nil }
 
 // Lookup finds a container by handle (ErrNotFound).
 func (b *Backend) Lookup(handle string) (backend.Container, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.containers[handle]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
-	}
-	return c, nil
+	return host.Lookup(&b.mu, b.containers, handle)
 }
 
 // List returns every container, including those re-adopted from RootDir.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]backend.Container, 0, len(b.containers))
-	for _, c := range b.containers {
-		out = append(out, c)
-	}
-	return out, nil
+	return host.List(ctx, &b.mu, b.containers)
 }
 
 // Close stops the monitor. Containers and their processes are left running
