@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
@@ -127,20 +126,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
 		return nil, fmt.Errorf("process backend: create root dir: %w", err)
 	}
-	if cfg.MemoryBytes == 0 {
-		m, err := host.MemTotal()
-		if err != nil {
-			return nil, fmt.Errorf("process backend: memory capacity: %w", err)
-		}
-		cfg.MemoryBytes = m
+	mem, disk, err := host.Capacity(cfg.RootDir, cfg.MemoryBytes, cfg.DiskBytes)
+	if err != nil {
+		return nil, fmt.Errorf("process backend: %w", err)
 	}
-	if cfg.DiskBytes == 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(cfg.RootDir, &st); err != nil {
-			return nil, fmt.Errorf("process backend: statfs %s: %w", cfg.RootDir, err)
-		}
-		cfg.DiskBytes = st.Bavail * uint64(st.Bsize)
-	}
+	cfg.MemoryBytes, cfg.DiskBytes = mem, disk
 	b := &Backend{
 		cfg: cfg,
 		log: log,

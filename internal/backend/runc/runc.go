@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
@@ -213,20 +212,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 			return nil, fmt.Errorf("runc backend: create %s: %w", d, err)
 		}
 	}
-	if cfg.MemoryBytes == 0 {
-		m, err := host.MemTotal()
-		if err != nil {
-			return nil, fmt.Errorf("runc backend: memory capacity: %w", err)
-		}
-		cfg.MemoryBytes = m
+	mem, disk, err := host.Capacity(cfg.RootDir, cfg.MemoryBytes, cfg.DiskBytes)
+	if err != nil {
+		return nil, fmt.Errorf("runc backend: %w", err)
 	}
-	if cfg.DiskBytes == 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(cfg.RootDir, &st); err != nil {
-			return nil, fmt.Errorf("runc backend: statfs %s: %w", cfg.RootDir, err)
-		}
-		cfg.DiskBytes = st.Bavail * uint64(st.Bsize)
-	}
+	cfg.MemoryBytes, cfg.DiskBytes = mem, disk
 	b := &Backend{
 		cfg:     cfg,
 		log:     log,

@@ -154,3 +154,24 @@ func CheckSpec(spec backend.ContainerSpec, capacity backend.Capacity, invalid er
 	}
 	return nil
 }
+
+// Capacity fills in the host's resources where memory or disk is 0: its
+// MemTotal, and the space free for unprivileged users on rootDir's file
+// system.
+func Capacity(rootDir string, memory, disk uint64) (uint64, uint64, error) {
+	if memory == 0 {
+		m, err := MemTotal()
+		if err != nil {
+			return 0, 0, fmt.Errorf("memory capacity: %w", err)
+		}
+		memory = m
+	}
+	if disk == 0 {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(rootDir, &st); err != nil {
+			return 0, 0, fmt.Errorf("statfs %s: %w", rootDir, err)
+		}
+		disk = st.Bavail * uint64(st.Bsize)
+	}
+	return memory, disk, nil
+}

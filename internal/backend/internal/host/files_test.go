@@ -118,3 +118,15 @@ func TestCheckSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestCapacity(t *testing.T) {
+	if m, d, err := Capacity(t.TempDir(), 5, 6); m != 5 || d != 6 || err != nil {
+		t.Errorf("Capacity with both set = %d, %d, %v", m, d, err)
+	}
+	if m, d, err := Capacity(t.TempDir(), 0, 0); m == 0 || d == 0 || err != nil {
+		t.Errorf("Capacity of the host = %d, %d, %v", m, d, err)
+	}
+	if _, _, err := Capacity(filepath.Join(t.TempDir(), "missing"), 1, 0); err == nil {
+		t.Error("Capacity of a missing root dir succeeded")
+	}
+}
