@@ -25,7 +25,8 @@ type procStat struct {
 	start uint64
 }
 
-// readStat reads one process's stat; ok is false when it does not exist.
+// readStat reads one process's stat (host.ReadStat, narrowed to what the
+// runc backend uses); ok is false when it does not exist.
 func readStat(pid int) (procStat, bool) {
 	st, ok := host.ReadStat(pid)
 	return procStat{pid: st.Pid, ppid: st.PPid, comm: st.Comm, state: st.State, start: st.Start}, ok
