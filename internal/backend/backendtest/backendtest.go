@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
 // Run runs the suite. newBackend returns a backend with a short stop grace
@@ -57,7 +58,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 }
 
 func testLifecycle(t *testing.T, b backend.Backend) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	if b.Name() == "" {
 		t.Error("Name is empty")
 	}
@@ -118,7 +119,7 @@ func testLifecycle(t *testing.T, b backend.Backend) {
 func testProperties(t *testing.T, b backend.Backend) {
 	props := map[string]string{"app_guid": "a-1", "index": "3", "empty": ""}
 	c := create(t, b, backend.ContainerSpec{Handle: "props", Properties: props})
-	info, err := c.Info(ctxT(t))
+	info, err := c.Info(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +127,14 @@ func testProperties(t *testing.T, b backend.Backend) {
 		t.Errorf("Properties = %v, want %v", info.Properties, props)
 	}
 	info.Properties["app_guid"] = "changed"
-	again, _ := c.Info(ctxT(t))
+	again, _ := c.Info(testutil.Context(t))
 	if again.Properties["app_guid"] != "a-1" {
 		t.Error("Info returned the container's own properties map")
 	}
 }
 
 func testStreamRoundTrip(t *testing.T, b backend.Backend) {
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	c := create(t, b, backend.ContainerSpec{Handle: "stream"})
 	in := []tarEntry{
 		{name: "./", typ: tar.TypeDir, mode: 0o755},
@@ -177,7 +178,7 @@ func testStreamRoundTrip(t *testing.T, b backend.Backend) {
 		t.Errorf("StreamOut of a file = %q, %v", body, ok)
 	}
 	// Processes see the files.
-	var stdout syncBuffer
+	var stdout testutil.SyncBuffer
 	p := run(t, c, "cat x/app/link && ./x/app/run.sh", nil, "", &stdout, nil)
 	if code := waitExit(t, p); code != 0 || stdout.String() != "hellohi\n" {
 		t.Errorf("process saw %q (exit %d)", stdout.String(), code)
@@ -221,7 +222,7 @@ func testStreamInRejects(t *testing.T, b backend.Backend) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := fmt.Sprintf("%s/d%d/in", c.HomeDir(), i)
-			err := c.StreamIn(ctxT(t), dst, buildTar(t, tc.entries))
+			err := c.StreamIn(testutil.Context(t), dst, buildTar(t, tc.entries))
 			if !errors.Is(err, backend.ErrInvalidPath) {
 				t.Fatalf("StreamIn = %v, want ErrInvalidPath", err)
 			}
@@ -232,14 +233,14 @@ func testStreamInRejects(t *testing.T, b backend.Backend) {
 			}
 		})
 	}
-	if err := c.StreamIn(ctxT(t), "/etc", buildTar(t, nil)); !errors.Is(err, backend.ErrInvalidPath) {
+	if err := c.StreamIn(testutil.Context(t), "/etc", buildTar(t, nil)); !errors.Is(err, backend.ErrInvalidPath) {
 		t.Errorf("StreamIn to /etc = %v, want ErrInvalidPath", err)
 	}
 }
 
 func testRun(t *testing.T, b backend.Backend) {
 	c := create(t, b, backend.ContainerSpec{Handle: "run", Env: []string{"FROM_CONTAINER=c", "OVERRIDE=container"}})
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	p := run(t, c, `echo "$FROM_CONTAINER $OVERRIDE $FROM_PROCESS"; pwd; echo oops >&2; exit 7`,
 		[]string{"OVERRIDE=process", "FROM_PROCESS=p"}, "", &out, &errb)
 	if p.ID() == "" {
@@ -256,11 +257,11 @@ func testRun(t *testing.T, b backend.Backend) {
 		t.Errorf("stderr = %q", errb.String())
 	}
 	// Dir, relative and absolute; a nil writer discards.
-	if err := c.StreamIn(ctxT(t), c.HomeDir()+"/sub", buildTar(t, []tarEntry{{name: "f", typ: tar.TypeReg, mode: 0o644, body: "in sub"}})); err != nil {
+	if err := c.StreamIn(testutil.Context(t), c.HomeDir()+"/sub", buildTar(t, []tarEntry{{name: "f", typ: tar.TypeReg, mode: 0o644, body: "in sub"}})); err != nil {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{"sub", c.HomeDir() + "/sub"} {
-		var o syncBuffer
+		var o testutil.SyncBuffer
 		p := run(t, c, "cat f", nil, dir, &o, nil)
 		if code := waitExit(t, p); code != 0 || o.String() != "in sub" {
 			t.Errorf("dir %s: %q, exit %d", dir, o.String(), code)
@@ -270,16 +271,16 @@ func testRun(t *testing.T, b backend.Backend) {
 	if code := waitExit(t, p); code != 0 {
 		t.Errorf("exit status = %d", code)
 	}
-	if _, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "no-such-program-ingot"}, backend.ProcessIO{}); err == nil {
+	if _, err := c.Run(testutil.Context(t), backend.ProcessSpec{Path: "no-such-program-ingot"}, backend.ProcessIO{}); err == nil {
 		t.Error("Run of a missing program succeeded")
 	}
 }
 
 func testSignal(t *testing.T, b backend.Backend) {
 	c := create(t, b, backend.ContainerSpec{Handle: "signal"})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	p := run(t, c, `trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done`, nil, "", &out, nil)
-	eventually(t, "trap installed", func() bool { return strings.Contains(out.String(), "ready") })
+	testutil.Eventually(t, "trap installed", func() bool { return strings.Contains(out.String(), "ready") })
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("Signal: %v", err)
 	}
@@ -301,15 +302,15 @@ func testSignal(t *testing.T, b backend.Backend) {
 
 func testStopKillsTree(t *testing.T, b backend.Backend) {
 	c := create(t, b, backend.ContainerSpec{Handle: "stop"})
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	// The child ignores SIGTERM (and so does its sleep); only SIGKILL
 	// after the grace period ends it.
 	p := run(t, c, `bash -c 'trap "" TERM; while :; do echo tick >> ticks; sleep 0.05; done' & echo started; wait`, nil, "", &out, nil)
-	eventually(t, "child ticking", func() bool {
+	testutil.Eventually(t, "child ticking", func() bool {
 		body, ok := readFile(t, c, c.HomeDir()+"/ticks")
 		return ok && strings.Count(body, "tick") >= 2
 	})
-	if err := c.Stop(ctxT(t), false); err != nil {
+	if err := c.Stop(testutil.Context(t), false); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	waitExit(t, p)
@@ -321,12 +322,12 @@ func testStopKillsTree(t *testing.T, b backend.Backend) {
 	if after != before {
 		t.Errorf("a process of the tree survived Stop: ticks grew from %d to %d", len(before), len(after))
 	}
-	info, err := c.Info(ctxT(t))
+	info, err := c.Info(testutil.Context(t))
 	if err != nil || info.State != "stopped" {
 		t.Errorf("Info after Stop = %+v, %v; want stopped", info, err)
 	}
 	// Stop is idempotent.
-	if err := c.Stop(ctxT(t), true); err != nil {
+	if err := c.Stop(testutil.Context(t), true); err != nil {
 		t.Errorf("second Stop: %v", err)
 	}
 }
@@ -340,15 +341,15 @@ func testMemoryLimit(t *testing.T, b backend.Backend) {
 		t.Errorf("exit status = 0, want killed")
 	}
 	var info backend.Info
-	eventually(t, "out of memory event", func() bool {
+	testutil.Eventually(t, "out of memory event", func() bool {
 		var err error
-		info, err = c.Info(ctxT(t))
+		info, err = c.Info(testutil.Context(t))
 		return err == nil && slices.Contains(info.Events, backend.EventOutOfMemory)
 	})
 	if len(info.Events) != 1 || info.State != "stopped" {
 		t.Errorf("Info after the kill = %+v, want one event and stopped", info)
 	}
-	if _, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", "true"}}, backend.ProcessIO{}); !errors.Is(err, backend.ErrStopped) {
+	if _, err := c.Run(testutil.Context(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", "true"}}, backend.ProcessIO{}); !errors.Is(err, backend.ErrStopped) {
 		t.Errorf("Run after an out-of-memory kill = %v, want ErrStopped", err)
 	}
 }
@@ -367,17 +368,17 @@ func testNetIn(t *testing.T, b backend.Backend) {
 	if m1.HostPort == 0 || m1.ContainerPort == 0 || m1.HostPort == m2.HostPort {
 		t.Fatalf("mappings %+v and %+v: want distinct non-zero host ports", m1, m2)
 	}
-	info, err := c1.Info(ctxT(t))
+	info, err := c1.Info(testutil.Context(t))
 	if err != nil || !slices.Contains(info.Ports, m1) || info.HostIP == "" {
 		t.Fatalf("Info = %+v, %v; want port %+v and a host ip", info, err, m1)
 	}
-	if err := c1.StreamIn(ctxT(t), c1.HomeDir()+"/www", buildTar(t, []tarEntry{{name: "index.html", typ: tar.TypeReg, mode: 0o644, body: "net-1 here"}})); err != nil {
+	if err := c1.StreamIn(testutil.Context(t), c1.HomeDir()+"/www", buildTar(t, []tarEntry{{name: "index.html", typ: tar.TypeReg, mode: 0o644, body: "net-1 here"}})); err != nil {
 		t.Fatal(err)
 	}
 	p := run(t, c1, "exec python3 -m http.server "+strconv.Itoa(int(m1.ContainerPort))+" --bind 0.0.0.0", nil, "www", nil, nil)
 	t.Cleanup(func() { _ = p.Signal(syscall.SIGKILL) })
 	addr := net.JoinHostPort(info.HostIP, strconv.Itoa(int(m1.HostPort)))
-	eventually(t, "server reachable on "+addr, func() bool {
+	testutil.Eventually(t, "server reachable on "+addr, func() bool {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
@@ -391,27 +392,27 @@ func testNetIn(t *testing.T, b backend.Backend) {
 
 func testUsage(t *testing.T, b backend.Backend) {
 	c := create(t, b, backend.ContainerSpec{Handle: "usage"})
-	if err := c.StreamIn(ctxT(t), c.HomeDir(), buildTar(t, []tarEntry{{name: "blob", typ: tar.TypeReg, mode: 0o644, body: strings.Repeat("z", 256<<10)}})); err != nil {
+	if err := c.StreamIn(testutil.Context(t), c.HomeDir(), buildTar(t, []tarEntry{{name: "blob", typ: tar.TypeReg, mode: 0o644, body: strings.Repeat("z", 256<<10)}})); err != nil {
 		t.Fatal(err)
 	}
 	p := run(t, c, `while :; do :; done`, nil, "", nil, nil)
 	t.Cleanup(func() { _ = p.Signal(syscall.SIGKILL) })
-	eventually(t, "non-zero cpu, memory and disk usage", func() bool {
-		info, err := c.Info(ctxT(t))
+	testutil.Eventually(t, "non-zero cpu, memory and disk usage", func() bool {
+		info, err := c.Info(testutil.Context(t))
 		return err == nil && info.Usage.CPUTime > 0 && info.Usage.MemoryBytes > 0 && info.Usage.DiskBytes >= 256<<10
 	})
 }
 
 func testRunStopped(t *testing.T, b backend.Backend) {
 	c := create(t, b, backend.ContainerSpec{Handle: "stopped"})
-	if err := c.Stop(ctxT(t), false); err != nil {
+	if err := c.Stop(testutil.Context(t), false); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if _, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", "true"}}, backend.ProcessIO{}); !errors.Is(err, backend.ErrStopped) {
+	if _, err := c.Run(testutil.Context(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", "true"}}, backend.ProcessIO{}); !errors.Is(err, backend.ErrStopped) {
 		t.Errorf("Run on stopped container = %v, want ErrStopped", err)
 	}
 	// Files stay until Destroy.
-	if _, err := c.StreamOut(ctxT(t), c.HomeDir()); err != nil {
+	if _, err := c.StreamOut(testutil.Context(t), c.HomeDir()); err != nil {
 		t.Errorf("StreamOut after Stop: %v", err)
 	}
 }
@@ -419,7 +420,7 @@ func testRunStopped(t *testing.T, b backend.Backend) {
 func testRestart(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	b1 := newBackend(t)
 	props := map[string]string{"app_guid": "a-restart", "instance_guid": "i-1"}
-	c, err := b1.Create(ctxT(t), backend.ContainerSpec{Handle: "survivor", Properties: props, MemoryLimitBytes: 512 << 20})
+	c, err := b1.Create(testutil.Context(t), backend.ContainerSpec{Handle: "survivor", Properties: props, MemoryLimitBytes: 512 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,9 +428,9 @@ func testRestart(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	p := run(t, c, "echo up; sleep 600", nil, "", &out, nil)
-	eventually(t, "process up", func() bool { return strings.Contains(out.String(), "up") })
+	testutil.Eventually(t, "process up", func() bool { return strings.Contains(out.String(), "up") })
 	if cl, ok := b1.(io.Closer); ok {
 		_ = cl.Close()
 	}
@@ -438,14 +439,14 @@ func testRestart(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	if cl, ok := b2.(io.Closer); ok {
 		t.Cleanup(func() { _ = cl.Close() })
 	}
-	list, err := b2.List(ctxT(t))
+	list, err := b2.List(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 1 || list[0].Handle() != "survivor" {
 		t.Fatalf("List after restart = %d containers", len(list))
 	}
-	info, err := list[0].Info(ctxT(t))
+	info, err := list[0].Info(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +454,7 @@ func testRestart(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		t.Errorf("restored Info = %+v, want properties %v and port %+v", info, props, m)
 	}
 	// The restored container still reaches the old process.
-	if err := list[0].Stop(ctxT(t), false); err != nil {
+	if err := list[0].Stop(testutil.Context(t), false); err != nil {
 		t.Fatalf("Stop restored: %v", err)
 	}
 	if code := waitExit(t, p); code == 0 {
@@ -465,7 +466,7 @@ func testRestart(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	if err != nil || m2.HostPort == m.HostPort {
 		t.Errorf("NetIn after restart = %+v, %v; port %d is held by survivor", m2, err, m.HostPort)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitFor)
 	defer cancel()
 	if err := b2.Destroy(ctx, "survivor"); err != nil {
 		t.Fatalf("Destroy restored: %v", err)

@@ -8,63 +8,22 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
-
-// waitFor is how long the suite waits for something that should happen.
-const waitFor = 30 * time.Second
-
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // create makes a container and destroys it when the test ends.
 func create(t *testing.T, b backend.Backend, spec backend.ContainerSpec) backend.Container {
 	t.Helper()
-	c, err := b.Create(ctxT(t), spec)
+	c, err := b.Create(testutil.Context(t), spec)
 	if err != nil {
 		t.Fatalf("create %s: %v", spec.Handle, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitFor)
 		defer cancel()
 		if err := b.Destroy(ctx, spec.Handle); err != nil && !errors.Is(err, backend.ErrNotFound) {
 			t.Errorf("destroy %s: %v", spec.Handle, err)
@@ -76,7 +35,7 @@ func create(t *testing.T, b backend.Backend, spec backend.ContainerSpec) backend
 // run starts bash -c script in c.
 func run(t *testing.T, c backend.Container, script string, env []string, dir string, out, errw io.Writer) backend.Process {
 	t.Helper()
-	p, err := c.Run(ctxT(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", script}, Env: env, Dir: dir},
+	p, err := c.Run(testutil.Context(t), backend.ProcessSpec{Path: "bash", Args: []string{"-c", script}, Env: env, Dir: dir},
 		backend.ProcessIO{Stdout: out, Stderr: errw})
 	if err != nil {
 		t.Fatalf("run %q: %v", script, err)
@@ -102,7 +61,7 @@ func waitExit(t *testing.T, p backend.Process) int {
 			t.Fatalf("wait: %v", r.err)
 		}
 		return r.code
-	case <-time.After(waitFor):
+	case <-time.After(testutil.WaitFor):
 		t.Fatalf("process %s did not exit", p.ID())
 		return -1
 	}
@@ -171,7 +130,7 @@ func readTar(t *testing.T, r io.Reader) map[string]tarEntry {
 
 func streamOutNames(t *testing.T, c backend.Container, src string) []string {
 	t.Helper()
-	rc, err := c.StreamOut(ctxT(t), src)
+	rc, err := c.StreamOut(testutil.Context(t), src)
 	if err != nil {
 		t.Fatalf("stream out %s: %v", src, err)
 	}
@@ -187,7 +146,7 @@ func streamOutNames(t *testing.T, c backend.Container, src string) []string {
 // readFile reads one file of a container through StreamOut.
 func readFile(t *testing.T, c backend.Container, p string) (string, bool) {
 	t.Helper()
-	rc, err := c.StreamOut(ctxT(t), p)
+	rc, err := c.StreamOut(testutil.Context(t), p)
 	if err != nil {
 		return "", false
 	}

@@ -22,19 +22,19 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 // EventDiskQuotaExceeded is recorded in Info.Events when a container went
@@ -49,8 +49,8 @@ var ErrInvalidSpec = errors.New("process backend: invalid container spec")
 var ErrPortUnavailable = errors.New("process backend: port unavailable")
 
 const (
-	stateActive  = "active"
-	stateStopped = "stopped"
+	stateActive  = host.StateActive
+	stateStopped = host.StateStopped
 	recordFile   = "container.json"
 )
 
@@ -105,14 +105,12 @@ type Backend struct {
 	log *slog.Logger
 	cap backend.Capacity
 
+	ports *host.PortPool
+	mon   *host.Monitor[*container]
+
 	mu         sync.Mutex
 	containers map[string]*container
-	ports      map[uint32]string // port → handle holding it
-	nextPort   uint32
-	monitorOn  bool
 	closed     bool
-	quit       chan struct{}
-	wg         sync.WaitGroup
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -128,20 +126,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
 		return nil, fmt.Errorf("process backend: create root dir: %w", err)
 	}
-	if cfg.MemoryBytes == 0 {
-		m, err := hostMemTotal()
-		if err != nil {
-			return nil, fmt.Errorf("process backend: memory capacity: %w", err)
-		}
-		cfg.MemoryBytes = m
+	mem, disk, err := host.Capacity(cfg.RootDir, cfg.MemoryBytes, cfg.DiskBytes)
+	if err != nil {
+		return nil, fmt.Errorf("process backend: %w", err)
 	}
-	if cfg.DiskBytes == 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(cfg.RootDir, &st); err != nil {
-			return nil, fmt.Errorf("process backend: statfs %s: %w", cfg.RootDir, err)
-		}
-		cfg.DiskBytes = st.Bavail * uint64(st.Bsize)
-	}
+	cfg.MemoryBytes, cfg.DiskBytes = mem, disk
 	b := &Backend{
 		cfg: cfg,
 		log: log,
@@ -151,10 +140,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 			MaxContainers: int(cfg.PortRangeEnd - cfg.PortRangeStart + 1),
 		},
 		containers: map[string]*container{},
-		ports:      map[uint32]string{},
-		nextPort:   cfg.PortRangeStart,
-		quit:       make(chan struct{}),
+		ports:      host.NewPortPool(cfg.PortRangeStart, cfg.PortRangeEnd, ErrPortUnavailable),
 	}
+	b.mon = host.NewMonitor(&b.mu, cfg.MonitorInterval, func() []*container {
+		return slices.Collect(maps.Values(b.containers))
+	}, b.sampleAll)
 	if err := b.load(); err != nil {
 		return nil, err
 	}
@@ -163,42 +153,27 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 
 // load reads every RootDir/<handle>/container.json.
 func (b *Backend) load() error {
-	entries, err := os.ReadDir(b.cfg.RootDir)
-	if err != nil {
-		return fmt.Errorf("process backend: read root dir: %w", err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !validHandle(e.Name()) {
-			continue
-		}
-		dir := filepath.Join(b.cfg.RootDir, e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, recordFile))
-		if errors.Is(err, fs.ErrNotExist) {
+	found, err := host.LoadRecords(b.cfg.RootDir, recordFile, func(r *record) string { return r.Handle },
+		func(_, dir string) {
 			// Create writes the record right after making the directory:
 			// without one, the container was never created.
-			b.log.Warn("container-dir-without-record-removed", "handle", e.Name())
-			_ = removeTree(dir)
-			continue
-		}
-		if err != nil {
-			b.log.Warn("container-record-unreadable", "handle", e.Name(), "error", err)
-			continue
-		}
-		var rec record
-		if err := json.Unmarshal(data, &rec); err != nil || rec.Handle != e.Name() {
-			b.log.Warn("container-record-invalid", "handle", e.Name(), "error", err)
-			continue
-		}
-		c := newContainer(b, dir, rec)
+			_ = host.RemoveTree(dir)
+		}, b.log)
+	if err != nil {
+		return fmt.Errorf("process backend: %w", err)
+	}
+	for _, f := range found {
+		rec := f.Rec
+		c := newContainer(b, f.Dir, rec)
 		b.containers[rec.Handle] = c
 		for _, p := range rec.Ports {
-			b.ports[p.HostPort] = rec.Handle
+			b.ports.Hold(p.HostPort, rec.Handle)
 		}
 		b.log.Info("container-restored", "handle", rec.Handle, "state", rec.State, "process_groups", len(rec.Groups))
 	}
 	if len(b.containers) > 0 {
 		b.mu.Lock()
-		b.ensureMonitorLocked()
+		b.mon.EnsureLocked()
 		b.mu.Unlock()
 	}
 	return nil
@@ -211,22 +186,12 @@ func (b *Backend) Name() string { return "process" }
 // the port range: every instance needs one port.
 func (b *Backend) Capacity() (backend.Capacity, error) { return b.cap, nil }
 
-var handleRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-func validHandle(h string) bool { return handleRE.MatchString(h) }
-
 // Create makes the container directory and its home. Errors: ErrExists,
 // ErrNoCapacity (the limit exceeds the whole capacity, or no containers
 // left), ErrInvalidSpec.
 func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backend.Container, error) {
-	if !validHandle(spec.Handle) {
-		return nil, fmt.Errorf("%w: handle %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.Handle)
-	}
-	if spec.MemoryLimitBytes > b.cap.MemoryBytes {
-		return nil, fmt.Errorf("%w: memory limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.MemoryLimitBytes, b.cap.MemoryBytes)
-	}
-	if spec.DiskLimitBytes > b.cap.DiskBytes {
-		return nil, fmt.Errorf("%w: disk limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.DiskLimitBytes, b.cap.DiskBytes)
+	if err := host.CheckSpec(spec, b.cap, ErrInvalidSpec); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -249,17 +214,7 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 		}
 		return nil, fmt.Errorf("create container %s: %w", spec.Handle, err)
 	}
-	rec := record{
-		Handle:           spec.Handle,
-		MemoryLimitBytes: spec.MemoryLimitBytes,
-		DiskLimitBytes:   spec.DiskLimitBytes,
-		CPUShares:        spec.CPUShares,
-		MaxPids:          spec.MaxPids,
-		Env:              append([]string(nil), spec.Env...),
-		Properties:       copyProps(spec.Properties),
-		State:            stateActive,
-		CreatedAt:        time.Now().UTC(),
-	}
+	rec := record{Record: host.NewRecord(spec)}
 	c := newContainer(b, dir, rec)
 	err := os.Mkdir(c.home, 0o755)
 	if err == nil {
@@ -272,34 +227,19 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 		return nil, fmt.Errorf("create container %s: %w", spec.Handle, err)
 	}
 	b.containers[spec.Handle] = c
-	b.ensureMonitorLocked()
+	b.mon.EnsureLocked()
 	b.log.Debug("container-created", "handle", spec.Handle, "memory_limit", spec.MemoryLimitBytes, "disk_limit", spec.DiskLimitBytes)
 	return c, nil
 }
 
 // Lookup finds a container by handle (ErrNotFound).
 func (b *Backend) Lookup(handle string) (backend.Container, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.containers[handle]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
-	}
-	return c, nil
+	return host.Lookup(&b.mu, b.containers, handle)
 }
 
 // List returns every container, including those loaded from RootDir.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]backend.Container, 0, len(b.containers))
-	for _, c := range b.containers {
-		out = append(out, c)
-	}
-	return out, nil
+	return host.List(ctx, &b.mu, b.containers)
 }
 
 // Destroy kills every process of the container, releases its ports and
@@ -324,13 +264,9 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 
 	b.mu.Lock()
 	delete(b.containers, handle)
-	for p, h := range b.ports {
-		if h == handle {
-			delete(b.ports, p)
-		}
-	}
 	b.mu.Unlock()
-	if err := removeTree(c.dir); err != nil {
+	b.ports.ReleaseAll(handle)
+	if err := host.RemoveTree(c.dir); err != nil {
 		return fmt.Errorf("destroy %s: remove files: %w", handle, err)
 	}
 	b.log.Debug("container-destroyed", "handle", handle)
@@ -341,34 +277,9 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 // are (a new Backend on the same RootDir finds them).
 func (b *Backend) Close() error {
 	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.quit)
-	}
+	b.closed = true
+	b.mon.StopLocked()
 	b.mu.Unlock()
-	b.wg.Wait()
+	b.mon.Wait()
 	return nil
-}
-
-// removeTree removes dir, making read-only directories writable first when
-// a plain RemoveAll fails.
-func removeTree(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
-}
-
-func copyProps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

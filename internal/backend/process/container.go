@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,22 +14,13 @@ import (
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 // record is what container.json holds.
 type record struct {
-	Handle           string                `json:"handle"`
-	MemoryLimitBytes uint64                `json:"memory_limit_bytes"`
-	DiskLimitBytes   uint64                `json:"disk_limit_bytes"`
-	CPUShares        uint64                `json:"cpu_shares"`
-	MaxPids          uint64                `json:"max_pids"`
-	Env              []string              `json:"env"`
-	Properties       map[string]string     `json:"properties"`
-	State            string                `json:"state"`
-	Events           []string              `json:"events"`
-	Ports            []backend.PortMapping `json:"ports"`
-	Groups           []procGroup           `json:"process_groups"`
-	CreatedAt        time.Time             `json:"created_at"`
+	host.Record
+	Groups []procGroup `json:"process_groups"`
 }
 
 // container implements backend.Container.
@@ -56,12 +46,7 @@ type container struct {
 var _ backend.Container = (*container)(nil)
 
 func newContainer(b *Backend, dir string, rec record) *container {
-	if rec.State != stateStopped {
-		rec.State = stateActive
-	}
-	if rec.Properties == nil {
-		rec.Properties = map[string]string{}
-	}
+	rec.Normalize()
 	return &container{b: b, dir: dir, home: filepath.Join(dir, "home"), rec: rec, procs: map[int]*process{}, members: map[int]uint64{}}
 }
 
@@ -70,18 +55,7 @@ func (c *container) HomeDir() string { return c.home }
 
 // saveLocked writes container.json atomically. c.mu must be held.
 func (c *container) saveLocked() error {
-	data, err := json.MarshalIndent(&c.rec, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode container record: %w", err)
-	}
-	tmp := filepath.Join(c.dir, recordFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write container record: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, recordFile)); err != nil {
-		return fmt.Errorf("write container record: %w", err)
-	}
-	return nil
+	return host.WriteJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
 }
 
 func (c *container) save() {
@@ -163,8 +137,8 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 	}
 	pid := cmd.Process.Pid
 	g := procGroup{Pgid: pid, added: time.Now()}
-	if st, ok := readStat(pid); ok {
-		g.Start = st.start
+	if st, ok := host.ReadStat(pid); ok {
+		g.Start = st.Start
 	}
 	c.rec.Groups = append(c.rec.Groups, g)
 	c.save()
@@ -183,7 +157,7 @@ func (c *container) groups() []procGroup {
 
 // scanTree returns the live processes of the container's tree in the scan
 // t and remembers them as members.
-func (c *container) scanTree(t *procTable) []procStat {
+func (c *container) scanTree(t *procTable) []host.Stat {
 	c.mu.Lock()
 	groups := append([]procGroup(nil), c.rec.Groups...)
 	members := make(map[int]uint64, len(c.members))
@@ -195,7 +169,7 @@ func (c *container) scanTree(t *procTable) []procStat {
 	c.mu.Lock()
 	c.members = make(map[int]uint64, len(procs))
 	for _, p := range procs {
-		c.members[p.pid] = p.start
+		c.members[p.Pid] = p.Start
 	}
 	c.mu.Unlock()
 	return procs
@@ -215,7 +189,7 @@ func (c *container) signalTree(sig syscall.Signal) (int, error) {
 		}
 	}
 	for _, p := range procs {
-		_ = syscall.Kill(p.pid, sig)
+		_ = syscall.Kill(p.Pid, sig)
 	}
 	return len(procs), nil
 }
@@ -310,13 +284,8 @@ func (c *container) waitEmpty(ctx context.Context, stop <-chan time.Time) {
 // NetIn maps a host port to the same container port. With both ports 0 it
 // picks a free port of the range no other container holds.
 func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, error) {
-	if hostPort == 0 {
-		hostPort = containerPort
-	}
-	if containerPort == 0 {
-		containerPort = hostPort
-	}
-	if hostPort != containerPort {
+	want, ok := host.SamePort(hostPort, containerPort)
+	if !ok {
 		return backend.PortMapping{}, fmt.Errorf("%w: the process backend maps a port to itself (asked %d→%d)", ErrPortUnavailable, hostPort, containerPort)
 	}
 	c.mu.Lock()
@@ -325,17 +294,15 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, err := c.b.allocPort(c.rec.Handle, hostPort)
+	port, _, err := c.b.ports.Alloc(c.rec.Handle, want)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
 	m := backend.PortMapping{HostPort: port, ContainerPort: port}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.rec.Ports {
-		if p == m {
-			return m, nil
-		}
+	if c.rec.HasPort(m) {
+		return m, nil
 	}
 	c.rec.Ports = append(c.rec.Ports, m)
 	c.save()
@@ -361,19 +328,11 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return backend.Info{
-		Handle: c.rec.Handle,
-		State:  c.rec.State,
-		Events: append([]string(nil), c.rec.Events...),
-		Usage: backend.Usage{
-			MemoryBytes: c.mem,
-			DiskBytes:   c.disk,
-			CPUTime:     c.cpuSeen,
-		},
-		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: copyProps(c.rec.Properties),
-		HostIP:     "127.0.0.1",
-	}, nil
+	return c.rec.Info(backend.Usage{
+		MemoryBytes: c.mem,
+		DiskBytes:   c.disk,
+		CPUTime:     c.cpuSeen,
+	}), nil
 }
 
 // process implements backend.Process.
@@ -418,28 +377,18 @@ func (p *process) Signal(sig os.Signal) error {
 		_ = syscall.Kill(-p.pid, s)
 	}
 	for _, q := range procs {
-		_ = syscall.Kill(q.pid, s)
+		_ = syscall.Kill(q.Pid, s)
 	}
 	return nil
 }
 
 func (p *process) wait() {
-	err := p.cmd.Wait()
-	st := p.cmd.ProcessState
-	var ee *exec.ExitError
-	switch {
-	case st == nil:
-		p.status, p.err = -1, fmt.Errorf("wait process %d: %w", p.pid, err)
-	default:
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			p.status = 128 + int(ws.Signal())
-		} else {
-			p.status = st.ExitCode()
-		}
-		if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
-			p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
-		}
+	status, err := host.Wait(p.cmd)
+	p.status = status
+	if err != nil {
+		p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
 	}
+	st := p.cmd.ProcessState
 	c := p.c
 	c.mu.Lock()
 	if st != nil {

@@ -2,66 +2,22 @@ package process
 
 import (
 	"context"
-	"fmt"
-	"io/fs"
-	"net"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
-// maxDiskWalkEntries bounds one disk measurement; a container with more
-// entries is reported at what was counted so far.
-const maxDiskWalkEntries = 1_000_000
-
-// ensureMonitorLocked starts the monitor goroutine if it is not running.
-// b.mu must be held.
-func (b *Backend) ensureMonitorLocked() {
-	if b.monitorOn || b.closed {
+// sampleAll is the monitor's check, every MonitorInterval while there are
+// containers: one /proc scan, then every container is sampled from it.
+func (b *Backend) sampleAll(cs []*container) {
+	t, err := scanProcs()
+	if err != nil {
+		b.log.Warn("process-scan-failed", "error", err)
 		return
 	}
-	b.monitorOn = true
-	b.wg.Add(1)
-	go b.monitor()
-}
-
-// monitor samples every container each MonitorInterval while there are
-// containers, and exits when there are none (Create starts it again).
-func (b *Backend) monitor() {
-	defer b.wg.Done()
-	tick := time.NewTicker(b.cfg.MonitorInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.quit:
-			b.mu.Lock()
-			b.monitorOn = false
-			b.mu.Unlock()
-			return
-		case <-tick.C:
-		}
-		b.mu.Lock()
-		if len(b.containers) == 0 {
-			b.monitorOn = false
-			b.mu.Unlock()
-			return
-		}
-		cs := make([]*container, 0, len(b.containers))
-		for _, c := range b.containers {
-			cs = append(cs, c)
-		}
-		b.mu.Unlock()
-		t, err := scanProcs()
-		if err != nil {
-			b.log.Warn("process-scan-failed", "error", err)
-			continue
-		}
-		for _, c := range cs {
-			c.sample(t)
-		}
+	for _, c := range cs {
+		c.sample(t)
 	}
 }
 
@@ -84,12 +40,12 @@ func (c *container) sample(t *procTable) {
 		// Proportional set size counts shared pages (the runtime's own
 		// libraries, a parent's copy-on-write pages) once across the tree,
 		// as a cgroup would; RSS is the fallback where smaps is missing.
-		if pss, ok := readPSS(p.pid); ok {
+		if pss, ok := readPSS(p.Pid); ok {
 			mem += pss
 		} else {
-			mem += p.rss
+			mem += p.RSS
 		}
-		cpu += p.cpu()
+		cpu += p.CPU()
 	}
 	var kept []procGroup
 	pruned := false
@@ -166,7 +122,7 @@ func (c *container) enforce(event string) {
 // measureDisk walks the container directory (bounded), stores the result
 // and enforces the disk limit.
 func (c *container) measureDisk() {
-	used, err := dirUsage(c.dir, maxDiskWalkEntries)
+	used, err := host.DirUsage(c.dir, host.MaxDiskWalkEntries)
 	c.mu.Lock()
 	if c.destroyed {
 		c.mu.Unlock()
@@ -187,82 +143,4 @@ func (c *container) measureDisk() {
 		c.b.log.Warn("container-disk-quota-exceeded", "handle", c.rec.Handle, "disk_bytes", used, "limit_bytes", limit)
 		c.enforce(EventDiskQuotaExceeded)
 	}
-}
-
-// dirUsage sums the allocated size of everything under dir without
-// following symlinks, visiting at most maxEntries entries.
-func dirUsage(dir string, maxEntries int) (uint64, error) {
-	var total uint64
-	n := 0
-	errStop := fmt.Errorf("stop")
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// Files come and go while processes run.
-			return nil
-		}
-		n++
-		if n > maxEntries {
-			return errStop
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			total += uint64(st.Blocks) * 512
-		} else {
-			total += uint64(fi.Size())
-		}
-		return nil
-	})
-	if err != nil && err != errStop {
-		return total, err
-	}
-	return total, nil
-}
-
-// allocPort hands out want (or, when 0, a free port of the range) to
-// handle, after probing that it can be bound.
-func (b *Backend) allocPort(handle string, want uint32) (uint32, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if want != 0 {
-		if h, ok := b.ports[want]; ok {
-			if h == handle {
-				return want, nil
-			}
-			return 0, fmt.Errorf("%w: %d is held by another container", ErrPortUnavailable, want)
-		}
-		if !portFree(want) {
-			return 0, fmt.Errorf("%w: %d is in use on the host", ErrPortUnavailable, want)
-		}
-		b.ports[want] = handle
-		return want, nil
-	}
-	size := b.cfg.PortRangeEnd - b.cfg.PortRangeStart + 1
-	for i := uint32(0); i < size; i++ {
-		p := b.nextPort
-		b.nextPort++
-		if b.nextPort > b.cfg.PortRangeEnd {
-			b.nextPort = b.cfg.PortRangeStart
-		}
-		if _, held := b.ports[p]; held || !portFree(p) {
-			continue
-		}
-		b.ports[p] = handle
-		return p, nil
-	}
-	return 0, fmt.Errorf("%w: no free port in %d-%d", ErrPortUnavailable, b.cfg.PortRangeStart, b.cfg.PortRangeEnd)
-}
-
-// portFree probes port by binding it on every address and on loopback.
-func portFree(port uint32) bool {
-	for _, host := range []string{"0.0.0.0", "127.0.0.1"} {
-		l, err := net.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(int(port))))
-		if err != nil {
-			return false
-		}
-		_ = l.Close()
-	}
-	return true
 }

@@ -1,100 +1,19 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
-
-// clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. It is
-// 100 on every Linux architecture Go supports.
-const clockTicks = 100
-
-// procStat is the part of /proc/<pid>/stat the backend uses.
-type procStat struct {
-	pid, ppid, pgrp int
-	state           byte
-	// CPU times in clock ticks.
-	utime, stime, cutime, cstime uint64
-	// start is the process start time in clock ticks since boot; with the
-	// pid it identifies a process across pid reuse.
-	start uint64
-	// rss in bytes.
-	rss uint64
-}
-
-func (p procStat) zombie() bool { return p.state == 'Z' || p.state == 'X' }
-
-func (p procStat) cpu() time.Duration {
-	t := p.utime + p.stime + p.cutime + p.cstime
-	return time.Duration(t) * time.Second / clockTicks
-}
-
-// parseStat parses the contents of /proc/<pid>/stat.
-func parseStat(data []byte) (procStat, error) {
-	var p procStat
-	open := bytes.IndexByte(data, '(')
-	closing := bytes.LastIndexByte(data, ')')
-	if open < 1 || closing < open || closing+2 > len(data) {
-		return p, errors.New("malformed stat line")
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data[:open])))
-	if err != nil {
-		return p, fmt.Errorf("stat pid: %w", err)
-	}
-	f := strings.Fields(string(data[closing+1:]))
-	if len(f) < 22 {
-		return p, errors.New("short stat line")
-	}
-	p.pid = pid
-	p.state = f[0][0]
-	ints := []*int{&p.ppid, &p.pgrp}
-	for i, dst := range ints {
-		v, err := strconv.Atoi(f[1+i])
-		if err != nil {
-			return p, fmt.Errorf("stat field %d: %w", 4+i, err)
-		}
-		*dst = v
-	}
-	u64 := []struct {
-		idx int
-		dst *uint64
-	}{{11, &p.utime}, {12, &p.stime}, {13, &p.cutime}, {14, &p.cstime}, {19, &p.start}, {21, &p.rss}}
-	for _, x := range u64 {
-		v, err := strconv.ParseInt(f[x.idx], 10, 64)
-		if err != nil {
-			return p, fmt.Errorf("stat field %d: %w", x.idx+3, err)
-		}
-		if v < 0 {
-			v = 0
-		}
-		*x.dst = uint64(v)
-	}
-	p.rss *= uint64(os.Getpagesize())
-	return p, nil
-}
-
-// readStat reads one process's stat; ok is false when it does not exist.
-func readStat(pid int) (procStat, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, false
-	}
-	p, err := parseStat(data)
-	if err != nil {
-		return procStat{}, false
-	}
-	return p, true
-}
 
 // procTable is one snapshot of every process on the host.
 type procTable struct {
-	procs    map[int]procStat
+	procs    map[int]host.Stat
 	children map[int][]int
 	at       time.Time
 }
@@ -110,7 +29,7 @@ func scanProcs() (*procTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read /proc: %w", err)
 	}
-	t := &procTable{procs: make(map[int]procStat, len(names)), children: map[int][]int{}, at: time.Now()}
+	t := &procTable{procs: make(map[int]host.Stat, len(names)), children: map[int][]int{}, at: time.Now()}
 	for _, n := range names {
 		if n == "" || n[0] < '0' || n[0] > '9' {
 			continue
@@ -119,12 +38,12 @@ func scanProcs() (*procTable, error) {
 		if err != nil {
 			continue
 		}
-		p, ok := readStat(pid)
+		p, ok := host.ReadStat(pid)
 		if !ok {
 			continue
 		}
 		t.procs[pid] = p
-		t.children[p.ppid] = append(t.children[p.ppid], pid)
+		t.children[p.PPid] = append(t.children[p.PPid], pid)
 	}
 	return t, nil
 }
@@ -147,7 +66,7 @@ func (g procGroup) valid(t *procTable) bool {
 	if !ok {
 		return true
 	}
-	return leader.start == g.Start
+	return leader.Start == g.Start
 }
 
 // tree returns the live (non-zombie) processes of the given groups: every
@@ -155,7 +74,7 @@ func (g procGroup) valid(t *procTable) bool {
 // process (so a child whose parent died and was re-parented to init is
 // kept), and every descendant of those (which catches children that moved
 // to another group or session).
-func (t *procTable) tree(groups []procGroup, members map[int]uint64) []procStat {
+func (t *procTable) tree(groups []procGroup, members map[int]uint64) []host.Stat {
 	in := map[int]bool{}
 	var queue []int
 	add := func(pid int) {
@@ -169,13 +88,13 @@ func (t *procTable) tree(groups []procGroup, members map[int]uint64) []procStat 
 			continue
 		}
 		for pid, p := range t.procs {
-			if p.pgrp == g.Pgid {
+			if p.Pgrp == g.Pgid {
 				add(pid)
 			}
 		}
 	}
 	for pid, start := range members {
-		if p, ok := t.procs[pid]; ok && p.start == start {
+		if p, ok := t.procs[pid]; ok && p.Start == start {
 			add(pid)
 		}
 	}
@@ -186,9 +105,9 @@ func (t *procTable) tree(groups []procGroup, members map[int]uint64) []procStat 
 			add(c)
 		}
 	}
-	out := make([]procStat, 0, len(in))
+	out := make([]host.Stat, 0, len(in))
 	for pid := range in {
-		if p := t.procs[pid]; !p.zombie() {
+		if p := t.procs[pid]; !p.Zombie() {
 			out = append(out, p)
 		}
 	}
@@ -201,37 +120,11 @@ func (t *procTable) groupEmpty(g procGroup) bool {
 		return true
 	}
 	for _, p := range t.procs {
-		if p.pgrp == g.Pgid {
+		if p.Pgrp == g.Pgid {
 			return false
 		}
 	}
 	return true
-}
-
-// hostMemTotal reads MemTotal from /proc/meminfo.
-func hostMemTotal() (uint64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, fmt.Errorf("open /proc/meminfo: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "MemTotal:") {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			break
-		}
-		kb, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parse MemTotal: %w", err)
-		}
-		return kb * 1024, nil
-	}
-	return 0, errors.New("no MemTotal in /proc/meminfo")
 }
 
 // readPSS reads a process's proportional set size from

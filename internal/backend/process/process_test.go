@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
 	"github.com/ingot-paas/ingot/internal/backend/backendtest"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
 func testConfig(root string) Config {
@@ -38,62 +39,10 @@ func newTestBackend(t *testing.T, root string) *Backend {
 }
 
 func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	roots := map[*testing.T]string{}
+	root := testutil.RootPerTest()
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
-		mu.Lock()
-		root, ok := roots[t]
-		if !ok {
-			root = t.TempDir()
-			roots[t] = root
-		}
-		mu.Unlock()
-		return newTestBackend(t, root)
+		return newTestBackend(t, root(t))
 	})
-}
-
-func TestParseStat(t *testing.T) {
-	line := "4242 (a (weird) name) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 7 3 20 0 1 0 123456 1000000 300 18446744073709551615"
-	p, err := parseStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.pid != 4242 || p.ppid != 1 || p.pgrp != 4242 || p.state != 'S' || p.utime != 250 || p.stime != 50 ||
-		p.cutime != 7 || p.cstime != 3 || p.start != 123456 || p.rss != 300*uint64(os.Getpagesize()) {
-		t.Errorf("parsed %+v", p)
-	}
-	if p.cpu() != 3100*time.Millisecond {
-		t.Errorf("cpu = %v", p.cpu())
-	}
-	for _, bad := range []string{"", "12 (x", "x (y) S 1 2", "1 (y) S a 1 1 0 -1 0 0 0 0 0 1 1 1 1 20 0 1 0 1 1 1"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) succeeded", bad)
-		}
-	}
-}
-
-func FuzzParseStat(f *testing.F) {
-	f.Add([]byte("1 (init) S 0 1 1 0 -1 4194560 1 1 0 0 1 1 1 1 20 0 1 0 1 1 1 1"))
-	f.Add([]byte("2 ()) R 1 2 2"))
-	f.Fuzz(func(t *testing.T, data []byte) { _, _ = parseStat(data) })
-}
-
-func TestCleanName(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{"a/b", "a/b", true}, {"./a/./b/", "a/b", true}, {"./", ".", true}, {"a/../b", "b", true},
-		{"/a", "", false}, {"../a", "", false}, {"a/../../b", "", false}, {"..", "", false}, {"", "", false},
-	} {
-		got, err := cleanName(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-			t.Errorf("cleanName(%q) = %q, %v", tc.in, got, err)
-		}
-		if err != nil && !errors.Is(err, backend.ErrInvalidPath) {
-			t.Errorf("cleanName(%q) error %v is not ErrInvalidPath", tc.in, err)
-		}
-	}
 }
 
 func TestStopKillsGrandchildThatLeftTheGroup(t *testing.T) {
@@ -139,8 +88,8 @@ else:
 	if _, err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if st, ok := readStat(pid); ok && !st.zombie() {
-		t.Errorf("grandchild %d in another session survived Stop (state %c)", pid, st.state)
+	if st, ok := host.ReadStat(pid); ok && !st.Zombie() {
+		t.Errorf("grandchild %d in another session survived Stop (state %c)", pid, st.State)
 	}
 	if err := b.Destroy(ctx, "setsid"); err != nil {
 		t.Fatal(err)
@@ -223,56 +172,4 @@ func TestInvalidInput(t *testing.T) {
 	if _, err := c.NetIn(61001, 61002); !errors.Is(err, ErrPortUnavailable) {
 		t.Errorf("NetIn with different ports = %v, want ErrPortUnavailable", err)
 	}
-}
-
-// FuzzExtractTar feeds arbitrary archives to the extractor: it must never
-// panic and never write outside its destination.
-func FuzzExtractTar(f *testing.F) {
-	add := func(entries ...*tar.Header) {
-		var buf strings.Builder
-		tw := tar.NewWriter(&buf)
-		for _, h := range entries {
-			_ = tw.WriteHeader(h)
-			if h.Typeflag == tar.TypeReg {
-				_, _ = tw.Write([]byte(strings.Repeat("a", int(h.Size))))
-			}
-		}
-		_ = tw.Close()
-		f.Add([]byte(buf.String()))
-	}
-	add(&tar.Header{Name: "a/b", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3})
-	add(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: ".."}, &tar.Header{Name: "l/x", Typeflag: tar.TypeReg, Size: 1})
-	add(&tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o500}, &tar.Header{Name: "d/f", Typeflag: tar.TypeReg, Size: 2})
-	add(&tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "../../etc/passwd"})
-	base := f.TempDir()
-	f.Fuzz(func(t *testing.T, data []byte) {
-		parent, err := os.MkdirTemp(base, "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(parent)
-		dst := filepath.Join(parent, "dst")
-		if err := os.Mkdir(dst, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		root, err := os.OpenRoot(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer root.Close()
-		_ = extractTar(context.Background(), root, strings.NewReader(string(data)), 64<<10)
-		entries, err := os.ReadDir(parent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) != 1 {
-			t.Fatalf("extraction wrote outside its destination: %v", entries)
-		}
-		_ = filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				_ = os.Chmod(p, 0o755)
-			}
-			return nil
-		})
-	})
 }

@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 const (
-	stateActive  = "active"
-	stateStopped = "stopped"
+	stateActive  = host.StateActive
+	stateStopped = host.StateStopped
 	recordFile   = "container.json"
 	procsDirName = "procs"
 	// homeDir is the app's home as container processes see it.
@@ -31,17 +32,7 @@ const (
 
 // record is what container.json holds.
 type record struct {
-	Handle           string                `json:"handle"`
-	MemoryLimitBytes uint64                `json:"memory_limit_bytes"`
-	DiskLimitBytes   uint64                `json:"disk_limit_bytes"`
-	CPUShares        uint64                `json:"cpu_shares"`
-	MaxPids          uint64                `json:"max_pids"`
-	Env              []string              `json:"env"`
-	Properties       map[string]string     `json:"properties"`
-	State            string                `json:"state"`
-	Events           []string              `json:"events"`
-	Ports            []backend.PortMapping `json:"ports"`
-	CreatedAt        time.Time             `json:"created_at"`
+	host.Record
 	// UID is the container's user and group id on the host.
 	UID uint32 `json:"uid"`
 	// InitPid and InitStart identify the container's init on the host.
@@ -72,12 +63,7 @@ type container struct {
 var _ backend.Container = (*container)(nil)
 
 func newContainer(b *Backend, dir string, rec record) *container {
-	if rec.State != stateStopped {
-		rec.State = stateActive
-	}
-	if rec.Properties == nil {
-		rec.Properties = map[string]string{}
-	}
+	rec.Normalize()
 	return &container{b: b, dir: dir, disk: filepath.Join(dir, diskDirName), rec: rec, procs: map[*process]struct{}{}}
 }
 
@@ -88,7 +74,7 @@ func (c *container) HomeDir() string { return homeDir }
 
 // saveLocked writes container.json atomically. c.mu must be held.
 func (c *container) saveLocked() error {
-	return writeJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
+	return host.WriteJSON(filepath.Join(c.dir, recordFile), &c.rec, 0o600)
 }
 
 func (c *container) save() {
@@ -171,7 +157,7 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 	defer os.Remove(specPath)
 	defer os.Remove(pidPath)
 	args := append([]string{spec.Path}, spec.Args...)
-	if err := writeJSON(specPath, processSpec(uid, args, env, cwd, c.b.cfg.NoFile), 0o600); err != nil {
+	if err := host.WriteJSON(specPath, processSpec(uid, args, env, cwd, c.b.cfg.NoFile), 0o600); err != nil {
 		return nil, fmt.Errorf("run %s: %w", spec.Path, err)
 	}
 	gate := &gatedWriter{w: pio.Stderr}
@@ -427,13 +413,8 @@ func (c *container) waitUserExit(ctx context.Context, stop <-chan time.Time) {
 // the host's network namespace) and lets only this container bind it.
 // With both ports 0 it picks a free port of the range.
 func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, error) {
-	if hostPort == 0 {
-		hostPort = containerPort
-	}
-	if containerPort == 0 {
-		containerPort = hostPort
-	}
-	if hostPort != containerPort {
+	want, ok := host.SamePort(hostPort, containerPort)
+	if !ok {
 		return backend.PortMapping{}, fmt.Errorf("%w: the runc backend shares the host network and maps a port to itself (asked %d→%d)", ErrPortUnavailable, hostPort, containerPort)
 	}
 	c.mu.Lock()
@@ -442,17 +423,15 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
-	port, fresh, err := c.b.allocPort(c.rec.Handle, hostPort)
+	port, fresh, err := c.b.ports.Alloc(c.rec.Handle, want)
 	if err != nil {
 		return backend.PortMapping{}, err
 	}
 	m := backend.PortMapping{HostPort: port, ContainerPort: port}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range c.rec.Ports {
-		if p == m {
-			return m, nil
-		}
+	if c.rec.HasPort(m) {
+		return m, nil
 	}
 	if c.b.bindFilter && c.rec.Cgroups.Unified != "" {
 		allowed := []uint32{port}
@@ -462,7 +441,7 @@ func (c *container) NetIn(hostPort, containerPort uint32) (backend.PortMapping, 
 		if err := attachBindFilter(c.rec.Cgroups.Unified, c.b.cfg.PortRangeStart, c.b.cfg.PortRangeEnd, allowed); err != nil &&
 			c.rec.State == stateActive {
 			if fresh {
-				c.b.releasePort(port)
+				c.b.ports.Release(port)
 			}
 			return backend.PortMapping{}, fmt.Errorf("net in %d: %w", port, err)
 		}
@@ -498,7 +477,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 			u.DiskBytes = used - baseline
 		}
 	case stale:
-		used, err := dirUsage(c.disk, maxDiskWalkEntries)
+		used, err := host.DirUsage(c.disk, host.MaxDiskWalkEntries)
 		c.mu.Lock()
 		if err == nil {
 			c.diskUsed, c.diskAt = used, time.Now()
@@ -513,15 +492,7 @@ func (c *container) Info(ctx context.Context) (backend.Info, error) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return backend.Info{
-		Handle:     c.rec.Handle,
-		State:      c.rec.State,
-		Events:     append([]string(nil), c.rec.Events...),
-		Usage:      u,
-		Ports:      append([]backend.PortMapping(nil), c.rec.Ports...),
-		Properties: copyProps(c.rec.Properties),
-		HostIP:     "127.0.0.1",
-	}, nil
+	return c.rec.Info(u), nil
 }
 
 // buildEnv merges the container's and the process's env (later wins) and

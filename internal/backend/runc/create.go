@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 var (
@@ -110,14 +110,8 @@ func makeHostRootfs(rootfs string) error {
 // container. Errors: ErrExists, ErrNoCapacity (a limit beyond the whole
 // capacity, or no containers left), ErrInvalidSpec, or runc's failure.
 func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backend.Container, error) {
-	if !validHandle(spec.Handle) {
-		return nil, fmt.Errorf("%w: handle %q must be 1-128 letters, digits, '.', '_' or '-'", ErrInvalidSpec, spec.Handle)
-	}
-	if spec.MemoryLimitBytes > b.cap.MemoryBytes {
-		return nil, fmt.Errorf("%w: memory limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.MemoryLimitBytes, b.cap.MemoryBytes)
-	}
-	if spec.DiskLimitBytes > b.cap.DiskBytes {
-		return nil, fmt.Errorf("%w: disk limit %d bytes exceeds capacity %d", backend.ErrNoCapacity, spec.DiskLimitBytes, b.cap.DiskBytes)
+	if err := host.CheckSpec(spec, b.cap, ErrInvalidSpec); err != nil {
+		return nil, err
 	}
 	if spec.MemoryLimitBytes > 0 && spec.MemoryLimitBytes < 4<<20 {
 		return nil, fmt.Errorf("%w: memory limit %d bytes is below 4 MiB", ErrInvalidSpec, spec.MemoryLimitBytes)
@@ -144,7 +138,7 @@ func (b *Backend) Create(ctx context.Context, spec backend.ContainerSpec) (backe
 		}
 	} else {
 		b.containers[spec.Handle] = c
-		b.ensureMonitorLocked()
+		b.mon.EnsureLocked()
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -196,7 +190,7 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 			_ = b.forceDelete(spec.Handle)
 		}
 		_ = unmountDisk(dir)
-		_ = removeTree(dir)
+		_ = host.RemoveTree(dir)
 		err = fmt.Errorf("create container %s: %w", spec.Handle, err)
 	}()
 	baseline, err := makeDisk(ctx, dir, spec.DiskLimitBytes, uid, b.cfg.MkfsPath)
@@ -207,7 +201,7 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(dir, "config.json"), buildSpec(in), 0o600); err != nil {
+	if err := host.WriteJSON(filepath.Join(dir, "config.json"), buildSpec(in), 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.Mkdir(filepath.Join(dir, procsDirName), 0o700); err != nil {
@@ -254,22 +248,16 @@ func (b *Backend) create(ctx context.Context, spec backend.ContainerSpec, uid ui
 			return nil, err
 		}
 	}
+	base := host.NewRecord(spec)
+	base.CPUShares, base.MaxPids = in.cpuShares, in.pids
 	rec := record{
-		Handle:           spec.Handle,
-		MemoryLimitBytes: spec.MemoryLimitBytes,
-		DiskLimitBytes:   spec.DiskLimitBytes,
-		CPUShares:        in.cpuShares,
-		MaxPids:          in.pids,
-		Env:              append([]string(nil), spec.Env...),
-		Properties:       copyProps(spec.Properties),
-		State:            stateActive,
-		CreatedAt:        time.Now().UTC(),
-		UID:              uid,
-		InitPid:          initPid,
-		InitStart:        st.start,
-		Cgroups:          cg,
-		DiskImage:        spec.DiskLimitBytes > 0,
-		DiskBaseline:     baseline,
+		Record:       base,
+		UID:          uid,
+		InitPid:      initPid,
+		InitStart:    st.start,
+		Cgroups:      cg,
+		DiskImage:    spec.DiskLimitBytes > 0,
+		DiskBaseline: baseline,
 	}
 	c = newContainer(b, dir, rec)
 	c.mu.Lock()
@@ -312,13 +300,9 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 		_ = os.Remove(d)
 	}
 
+	b.ports.ReleaseAll(handle)
 	b.mu.Lock()
 	delete(b.containers, handle)
-	for p, h := range b.ports {
-		if h == handle {
-			delete(b.ports, p)
-		}
-	}
 	if b.uids[uid] == handle {
 		delete(b.uids, uid)
 	}
@@ -330,7 +314,7 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 	b.mu.Unlock()
 	if err := unmountDisk(c.dir); err != nil {
 		errs = append(errs, err)
-	} else if err := removeTree(c.dir); err != nil {
+	} else if err := host.RemoveTree(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove files: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,40 +130,6 @@ func fsUsed(dir string) (uint64, error) {
 		return 0, err
 	}
 	return (st.Blocks - st.Bfree) * uint64(st.Bsize), nil
-}
-
-// maxDiskWalkEntries bounds one measurement of an unlimited disk.
-const maxDiskWalkEntries = 1_000_000
-
-// dirUsage sums the allocated size of everything under dir without
-// following symlinks, visiting at most maxEntries entries.
-func dirUsage(dir string, maxEntries int) (uint64, error) {
-	var total uint64
-	n := 0
-	errStop := errors.New("stop")
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		n++
-		if n > maxEntries {
-			return errStop
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			total += uint64(st.Blocks) * 512
-		} else {
-			total += uint64(fi.Size())
-		}
-		return nil
-	})
-	if err != nil && err != errStop {
-		return total, err
-	}
-	return total, nil
 }
 
 // writeUserFiles writes the passwd and group files bind-mounted over the

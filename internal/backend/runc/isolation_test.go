@@ -14,49 +14,22 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
-const waitFor = 30 * time.Second
+const waitFor = testutil.WaitFor
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+type syncBuffer = testutil.SyncBuffer
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitFor)
-	t.Cleanup(cancel)
-	return ctx
-}
+var (
+	eventually = testutil.Eventually
+	ctxT       = testutil.Context
+)
 
 // mustCreate makes a container destroyed at the end of the test.
 func mustCreate(t *testing.T, b *Backend, spec backend.ContainerSpec) *container {

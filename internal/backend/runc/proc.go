@@ -4,7 +4,6 @@ package runc
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 // procStat is the part of /proc/<pid>/stat the backend uses.
@@ -24,45 +25,11 @@ type procStat struct {
 	start uint64
 }
 
-// parseStat parses the contents of /proc/<pid>/stat.
-func parseStat(data []byte) (procStat, error) {
-	var p procStat
-	open := bytes.IndexByte(data, '(')
-	closing := bytes.LastIndexByte(data, ')')
-	if open < 1 || closing < open || closing+2 > len(data) {
-		return p, errors.New("malformed stat line")
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data[:open])))
-	if err != nil {
-		return p, fmt.Errorf("stat pid: %w", err)
-	}
-	f := strings.Fields(string(data[closing+1:]))
-	if len(f) < 20 {
-		return p, errors.New("short stat line")
-	}
-	p.pid = pid
-	p.comm = string(data[open+1 : closing])
-	p.state = f[0][0]
-	if p.ppid, err = strconv.Atoi(f[1]); err != nil {
-		return p, fmt.Errorf("stat ppid: %w", err)
-	}
-	if p.start, err = strconv.ParseUint(f[19], 10, 64); err != nil {
-		return p, fmt.Errorf("stat start time: %w", err)
-	}
-	return p, nil
-}
-
-// readStat reads one process's stat; ok is false when it does not exist.
+// readStat reads one process's stat (host.ReadStat, narrowed to what the
+// runc backend uses); ok is false when it does not exist.
 func readStat(pid int) (procStat, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return procStat{}, false
-	}
-	p, err := parseStat(data)
-	if err != nil {
-		return procStat{}, false
-	}
-	return p, true
+	st, ok := host.ReadStat(pid)
+	return procStat{pid: st.Pid, ppid: st.PPid, comm: st.Comm, state: st.State, start: st.Start}, ok
 }
 
 // treeOf returns root and its descendants among procs (which must hold the
@@ -143,21 +110,10 @@ func (p *process) Signal(sig os.Signal) error {
 }
 
 func (p *process) wait() {
-	err := p.cmd.Wait()
-	st := p.cmd.ProcessState
-	var ee *exec.ExitError
-	switch {
-	case st == nil:
-		p.status, p.err = -1, fmt.Errorf("wait process %d: %w", p.pid, err)
-	default:
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			p.status = 128 + int(ws.Signal())
-		} else {
-			p.status = st.ExitCode()
-		}
-		if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
-			p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
-		}
+	status, err := host.Wait(p.cmd)
+	p.status = status
+	if err != nil {
+		p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
 	}
 	close(p.done)
 }

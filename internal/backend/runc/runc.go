@@ -7,21 +7,21 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 // Config configures the runc backend.
@@ -168,19 +168,17 @@ type Backend struct {
 	// path is the PATH of container processes that set none.
 	path string
 
+	ports *host.PortPool
+	mon   *host.Monitor[*container]
+
 	mu         sync.Mutex
 	containers map[string]*container
 	creating   map[string]bool
-	ports      map[uint32]string // port → handle holding it
 	uids       map[uint32]string // uid → handle holding it
 	// cgParents are the parent cgroup directories of the containers,
 	// removed when the last container goes (and at Close if empty).
 	cgParents map[string]bool
-	nextPort  uint32
-	monitorOn bool
 	closed    bool
-	quit      chan struct{}
-	wg        sync.WaitGroup
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -214,20 +212,11 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 			return nil, fmt.Errorf("runc backend: create %s: %w", d, err)
 		}
 	}
-	if cfg.MemoryBytes == 0 {
-		m, err := hostMemTotal()
-		if err != nil {
-			return nil, fmt.Errorf("runc backend: memory capacity: %w", err)
-		}
-		cfg.MemoryBytes = m
+	mem, disk, err := host.Capacity(cfg.RootDir, cfg.MemoryBytes, cfg.DiskBytes)
+	if err != nil {
+		return nil, fmt.Errorf("runc backend: %w", err)
 	}
-	if cfg.DiskBytes == 0 {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(cfg.RootDir, &st); err != nil {
-			return nil, fmt.Errorf("runc backend: statfs %s: %w", cfg.RootDir, err)
-		}
-		cfg.DiskBytes = st.Bavail * uint64(st.Bsize)
-	}
+	cfg.MemoryBytes, cfg.DiskBytes = mem, disk
 	b := &Backend{
 		cfg:     cfg,
 		log:     log,
@@ -239,12 +228,13 @@ func New(cfg Config, log *slog.Logger) (*Backend, error) {
 		},
 		containers: map[string]*container{},
 		creating:   map[string]bool{},
-		ports:      map[uint32]string{},
+		ports:      host.NewPortPool(cfg.PortRangeStart, cfg.PortRangeEnd, ErrPortUnavailable),
 		uids:       map[uint32]string{},
 		cgParents:  map[string]bool{},
-		nextPort:   cfg.PortRangeStart,
-		quit:       make(chan struct{}),
 	}
+	b.mon = host.NewMonitor(&b.mu, cfg.MonitorInterval, func() []*container {
+		return slices.Collect(maps.Values(b.containers))
+	}, b.checkAll)
 	b.path = defaultPath
 	if cfg.StackRootfs == "" {
 		b.path = hostStackPath(os.Getenv("PATH"))
@@ -318,10 +308,10 @@ func (b *Backend) probe() error {
 	id := fmt.Sprintf("%s%d-%d", probePrefix, os.Getpid(), time.Now().UnixNano())
 	dir := filepath.Join(b.cfg.RootDir, "."+id)
 	_ = b.forceDelete(id)
-	_ = removeTree(dir)
+	_ = host.RemoveTree(dir)
 	defer func() {
 		_ = b.forceDelete(id)
-		_ = removeTree(dir)
+		_ = host.RemoveTree(dir)
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -336,7 +326,7 @@ func (b *Backend) probe() error {
 		return fmt.Errorf("runc backend: probe: %w", err)
 	}
 	in.args = []string{"/bin/sh", "-c", "test -w " + homeDir + " && test ! -w /usr && cat /proc/self/cgroup"}
-	if err := writeJSON(filepath.Join(dir, "config.json"), buildSpec(in), 0o600); err != nil {
+	if err := host.WriteJSON(filepath.Join(dir, "config.json"), buildSpec(in), 0o600); err != nil {
 		return fmt.Errorf("runc backend: probe: %w", err)
 	}
 	logPath := filepath.Join(dir, "runc.log")
@@ -373,10 +363,6 @@ func lastLine(s string) string {
 // load re-adopts every RootDir/<handle>/container.json: runc's list says
 // whether each container's init still runs.
 func (b *Backend) load() error {
-	entries, err := os.ReadDir(b.cfg.RootDir)
-	if err != nil {
-		return fmt.Errorf("runc backend: read root dir: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	status, err := b.runcList(ctx)
@@ -387,33 +373,22 @@ func (b *Backend) load() error {
 		// A probe left by a New that died half-way.
 		if strings.HasPrefix(id, probePrefix) && st == "stopped" {
 			_ = b.forceDelete(id)
-			_ = removeTree(filepath.Join(b.cfg.RootDir, "."+id))
+			_ = host.RemoveTree(filepath.Join(b.cfg.RootDir, "."+id))
 		}
 	}
-	for _, e := range entries {
-		if !e.IsDir() || !validHandle(e.Name()) {
-			continue
-		}
-		dir := filepath.Join(b.cfg.RootDir, e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, recordFile))
-		if errors.Is(err, fs.ErrNotExist) {
+	found, err := host.LoadRecords(b.cfg.RootDir, recordFile, func(r *record) string { return r.Handle },
+		func(name, dir string) {
 			// Create writes the record last: without one, the container
 			// was never made.
-			b.log.Warn("container-dir-without-record-removed", "handle", e.Name())
-			_ = b.forceDelete(e.Name())
+			_ = b.forceDelete(name)
 			_ = unmountDisk(dir)
-			_ = removeTree(dir)
-			continue
-		}
-		if err != nil {
-			b.log.Warn("container-record-unreadable", "handle", e.Name(), "error", err)
-			continue
-		}
-		var rec record
-		if err := json.Unmarshal(data, &rec); err != nil || rec.Handle != e.Name() {
-			b.log.Warn("container-record-invalid", "handle", e.Name(), "error", err)
-			continue
-		}
+			_ = host.RemoveTree(dir)
+		}, b.log)
+	if err != nil {
+		return fmt.Errorf("runc backend: %w", err)
+	}
+	for _, f := range found {
+		dir, rec := f.Dir, f.Rec
 		c := newContainer(b, dir, rec)
 		if rec.DiskImage && !isMountPoint(filepath.Join(dir, diskDirName)) {
 			// After a reboot: the files stay reachable until Destroy.
@@ -432,13 +407,13 @@ func (b *Backend) load() error {
 			b.cgParents[filepath.Dir(d)] = true
 		}
 		for _, p := range rec.Ports {
-			b.ports[p.HostPort] = rec.Handle
+			b.ports.Hold(p.HostPort, rec.Handle)
 		}
 		b.log.Info("container-restored", "handle", rec.Handle, "state", c.rec.State, "runc_status", status[rec.Handle])
 	}
 	if len(b.containers) > 0 {
 		b.mu.Lock()
-		b.ensureMonitorLocked()
+		b.mon.EnsureLocked()
 		b.mu.Unlock()
 	}
 	return nil
@@ -451,48 +426,27 @@ func (b *Backend) Name() string { return "runc" }
 // the port range: every container needs a port and a uid.
 func (b *Backend) Capacity() (backend.Capacity, error) { return b.cap, nil }
 
-var handleRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-func validHandle(h string) bool { return handleRE.MatchString(h) }
-
 // Lookup finds a container by handle (ErrNotFound).
 func (b *Backend) Lookup(handle string) (backend.Container, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	c, ok := b.containers[handle]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", backend.ErrNotFound, handle)
-	}
-	return c, nil
+	return host.Lookup(&b.mu, b.containers, handle)
 }
 
 // List returns every container, including those re-adopted from RootDir.
 func (b *Backend) List(ctx context.Context) ([]backend.Container, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]backend.Container, 0, len(b.containers))
-	for _, c := range b.containers {
-		out = append(out, c)
-	}
-	return out, nil
+	return host.List(ctx, &b.mu, b.containers)
 }
 
 // Close stops the monitor. Containers and their processes are left running
 // (a new Backend on the same RootDir re-adopts them).
 func (b *Backend) Close() error {
 	b.mu.Lock()
-	if !b.closed {
-		b.closed = true
-		close(b.quit)
-	}
+	b.closed = true
+	b.mon.StopLocked()
 	if len(b.containers) == 0 && len(b.creating) == 0 {
 		b.removeCgroupParentsLocked()
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
+	b.mon.Wait()
 	return nil
 }
 
@@ -505,27 +459,4 @@ func (b *Backend) removeCgroupParentsLocked() {
 			delete(b.cgParents, d)
 		}
 	}
-}
-
-// removeTree removes dir, making read-only directories writable first when
-// a plain RemoveAll fails. Callers unmount the disk image first.
-func removeTree(dir string) error {
-	if err := os.RemoveAll(dir); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
-}
-
-func copyProps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

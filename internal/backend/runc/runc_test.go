@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/backend"
 	"github.com/ingot-paas/ingot/internal/backend/backendtest"
+	"github.com/ingot-paas/ingot/internal/backend/internal/testutil"
 )
 
 // skipUnlessRunc skips t where the backend cannot run (not root, or no
@@ -54,17 +54,9 @@ func newTestBackend(t testing.TB, cfg Config) *Backend {
 
 func TestConformance(t *testing.T) {
 	skipUnlessRunc(t)
-	var mu sync.Mutex
-	roots := map[*testing.T]string{}
+	root := testutil.RootPerTest()
 	backendtest.Run(t, func(t *testing.T) backend.Backend {
-		mu.Lock()
-		root, ok := roots[t]
-		if !ok {
-			root = t.TempDir()
-			roots[t] = root
-		}
-		mu.Unlock()
-		return newTestBackend(t, testConfig(root))
+		return newTestBackend(t, testConfig(root(t)))
 	})
 }
 

@@ -3,7 +3,6 @@
 package runc
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -69,25 +67,4 @@ func (b *Backend) forceDelete(id string) error {
 		return nil
 	}
 	return err
-}
-
-// hostMemTotal reads MemTotal from /proc/meminfo.
-func hostMemTotal() (uint64, error) {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0, fmt.Errorf("open /proc/meminfo: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, err := strconv.ParseUint(fields[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse MemTotal: %w", err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, errors.New("no MemTotal in /proc/meminfo")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ingot-paas/ingot/internal/backend"
+	"github.com/ingot-paas/ingot/internal/backend/internal/host"
 )
 
 func TestBindProgramJumpsToAllow(t *testing.T) {
@@ -31,7 +32,7 @@ func TestBindProgramJumpsToAllow(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	c := &container{rec: record{Handle: "h"}}
+	c := &container{rec: record{Record: host.Record{Handle: "h"}}}
 	for _, tc := range []struct {
 		in, want string
 		ok       bool
@@ -53,21 +54,6 @@ func TestResolve(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, backend.ErrInvalidPath) {
 			t.Errorf("resolve(%q) error %v is not ErrInvalidPath", tc.in, err)
-		}
-	}
-}
-
-func TestParseStat(t *testing.T) {
-	p, err := parseStat([]byte("4242 (a (weird) name) S 1 4242 4242 0 -1 4194304 100 0 0 0 250 50 7 3 20 0 1 0 123456 1000000 300"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.pid != 4242 || p.ppid != 1 || p.comm != "a (weird) name" || p.state != 'S' || p.start != 123456 {
-		t.Errorf("parsed %+v", p)
-	}
-	for _, bad := range []string{"", "12 (x", "x (y) S 1 2", "1 (y) S a 1 1 0 -1 0 0 0 0 0 1 1 1 1 20 0 1 0 1 1 1"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) succeeded", bad)
 		}
 	}
 }
