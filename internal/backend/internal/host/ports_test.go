@@ -55,3 +55,36 @@ func TestPortFree(t *testing.T) {
 		t.Errorf("PortFree(%d) while it is bound", port)
 	}
 }
+
+// Two pools on one host (two DEAs, or two test platforms) never hand out
+// the same port, even while the app given it has not started listening
+// (regression: an app that never listened passed its port health check by
+// reaching another platform's app on the same port).
+func TestPortPoolsOnOneHostDoNotShare(t *testing.T) {
+	errUnavailable := errors.New("unavailable")
+	dir := t.TempDir()
+	a := NewPortPool(45100, 45101, errUnavailable)
+	b := NewPortPool(45100, 45101, errUnavailable)
+	a.lockDir, b.lockDir = dir, dir
+	pa, _, err := a.Alloc("a1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _, err := b.Alloc("b1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa == pb {
+		t.Fatalf("both pools handed out port %d", pa)
+	}
+	if _, _, err := b.Alloc("b2", 0); !errors.Is(err, errUnavailable) {
+		t.Fatalf("third port from a two-port range: err = %v, want unavailable", err)
+	}
+	if _, _, err := b.Alloc("b2", pa); !errors.Is(err, errUnavailable) {
+		t.Fatalf("asking for a port another pool holds: err = %v, want unavailable", err)
+	}
+	a.Release(pa)
+	if got, _, err := b.Alloc("b2", 0); err != nil || got != pa {
+		t.Fatalf("after release: got %d, %v; want %d", got, err, pa)
+	}
+}
