@@ -39,6 +39,12 @@ type Options struct {
 	MaxPackageFiles int
 	// DEAs is how many DEAs to run (default 1).
 	DEAs int
+	// Backend is the DEAs' container backend: auto (runc when it can
+	// create a container here, else process), runc or process. "" is
+	// process.
+	Backend string
+	// RuncPath is the runc binary ("" = runc from PATH).
+	RuncPath string
 	// Log receives every component's logs.
 	Log *slog.Logger
 }
@@ -86,6 +92,8 @@ type Platform struct {
 	Admin     Credentials
 	// FirstStart is true when the data dir was new.
 	FirstStart bool
+	// Backends is the backend each DEA started with, in start order.
+	Backends []BackendChoice
 
 	log     *slog.Logger
 	cancel  context.CancelFunc
