@@ -39,6 +39,8 @@ type startOpts struct {
 	home    string
 	// maxFiles lowers the package file limit (bad-input tests).
 	maxFiles int
+	// backend is the DEA's container backend ("" = process).
+	backend string
 }
 
 // repoRoot is the module root (examples/ lives there).
@@ -75,6 +77,7 @@ func startPlatform(t *testing.T, o startOpts) *env {
 		Domain:          "apps.test",
 		Log:             testLogger(t),
 		MaxPackageFiles: o.maxFiles,
+		Backend:         o.backend,
 	})
 	if err != nil {
 		t.Fatalf("start platform: %v", err)
