@@ -75,7 +75,7 @@ func newBackend(kind string, o DEAOptions, log *slog.Logger) (dropBackend, Backe
 	}
 	root := filepath.Join(o.DataDir, "containers")
 	newProcess := func(reason string) (dropBackend, BackendChoice, error) {
-		be, err := process.New(process.Config{RootDir: root}, log)
+		be, err := process.New(process.Config{RootDir: root, PortRangeStart: o.PortRangeStart, PortRangeEnd: o.PortRangeEnd}, log)
 		if err != nil {
 			return nil, BackendChoice{}, fmt.Errorf("process backend: %w", err)
 		}
@@ -92,6 +92,9 @@ func newBackend(kind string, o DEAOptions, log *slog.Logger) (dropBackend, Backe
 		RootDir:  filepath.Join(o.DataDir, "runc"),
 		RuncPath: o.RuncPath,
 		UIDBase:  uidBase,
+		// The same pool as the process backend's.
+		PortRangeStart: o.PortRangeStart,
+		PortRangeEnd:   o.PortRangeEnd,
 	}
 	if kind == BackendRunc {
 		if err := runc.Available(o.RuncPath); err != nil {

@@ -274,6 +274,8 @@ func deaCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "dea")), "data directory")
 	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: runc, process, or auto (runc if it works here, else process)")
+	cmd.Flags().Int64Var(&o.StagingMemoryMB, "staging-memory-mb", 0, "staging container memory limit when the request sets none (default 1024)")
+	cmd.Flags().Int64Var(&o.StagingDiskMB, "staging-disk-mb", 0, "staging container disk quota when the request sets none (default 4096)")
 	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")
 	lf.add(cmd, "json")
 	return cmd

@@ -79,7 +79,15 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		if opts.DEAs > 1 {
 			dir = filepath.Join(opts.DataDir, fmt.Sprintf("dea-%d", i))
 		}
-		if _, err := StartDEA(runCtx, p, DEAOptions{NATSURL: natsURL, DataDir: dir, Backend: opts.Backend, RuncPath: opts.RuncPath, Log: opts.Log}); err != nil {
+		o := DEAOptions{NATSURL: natsURL, DataDir: dir, Backend: opts.Backend, RuncPath: opts.RuncPath, Log: opts.Log}
+		if opts.DEAs > 1 {
+			// Disjoint port ranges, so two DEAs never hand out one port
+			// (on runc each container may bind only its own).
+			span := uint32(4000 / opts.DEAs)
+			o.PortRangeStart = 61001 + uint32(i)*span
+			o.PortRangeEnd = o.PortRangeStart + span - 1
+		}
+		if _, err := StartDEA(runCtx, p, o); err != nil {
 			return fail(err)
 		}
 	}
@@ -225,7 +233,14 @@ type DEAOptions struct {
 	// RuncUIDBase is the first container uid of the runc backend (0 =
 	// derived from DataDir, so DEAs on one host do not share uids).
 	RuncUIDBase uint32
-	Log         *slog.Logger
+	// PortRangeStart..PortRangeEnd is the pool of instance ports (0 =
+	// the backend's default, 61001..65000). DEAs on one host need
+	// disjoint ranges.
+	PortRangeStart, PortRangeEnd uint32
+	// StagingMemoryMB and StagingDiskMB are the staging container's limits
+	// when a staging request gives none (0 = the stager's defaults).
+	StagingMemoryMB, StagingDiskMB int64
+	Log                            *slog.Logger
 }
 
 // StartDEA runs a DEA with its backend (see DEAOptions.Backend) under p.
@@ -253,7 +268,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	p.closers = append(p.closers, b.Close)
 	em := logs.NewEmitter(b, log)
 	httpc := &http.Client{Timeout: 30 * time.Minute}
-	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: goCache}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
+	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: goCache, DefaultMemoryMB: o.StagingMemoryMB, DefaultDiskMB: o.StagingDiskMB}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, log.With("component", "stager"))
 	if err != nil {
 		return nil, fmt.Errorf("stager: %w", err)
 	}
