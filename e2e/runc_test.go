@@ -167,6 +167,7 @@ func TestRuncIsolationAndLimits(t *testing.T) {
 		if strings.Contains(r.Data, secret) || strings.Contains(r.Data, "e2e.test") || r.Count > 5 {
 			t.Fatalf("the prober sees %d processes, want only its own container's:\n%s", r.Count, r.Data)
 		}
+		t.Logf("the prober sees %d processes:\n%s", r.Count, r.Data)
 		if !strings.Contains(r.Data, "runcprobe") {
 			t.Fatalf("the prober does not see itself:\n%s", r.Data)
 		}

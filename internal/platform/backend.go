@@ -82,7 +82,7 @@ func newBackend(kind string, o DEAOptions, log *slog.Logger) (dropBackend, Backe
 		return be, BackendChoice{Kind: BackendProcess, Reason: reason}, nil
 	}
 	if kind == "" || kind == BackendProcess {
-		return newProcess("asked for the process backend (apps are not isolated from each other)")
+		return newProcess("--backend process: apps are not isolated from each other")
 	}
 	uidBase := o.RuncUIDBase
 	if uidBase == 0 {
@@ -104,7 +104,7 @@ func newBackend(kind string, o DEAOptions, log *slog.Logger) (dropBackend, Backe
 		if err != nil {
 			return nil, BackendChoice{}, fmt.Errorf("--backend runc: %w (or run with --backend process, which does not isolate apps)", err)
 		}
-		return be, BackendChoice{Kind: BackendRunc, Reason: "asked for the runc backend"}, nil
+		return be, BackendChoice{Kind: BackendRunc, Reason: "--backend runc: every instance and staging runs isolated with hard limits"}, nil
 	}
 	// auto: runc when it is installed, we are root, and a trial container
 	// runs (runc.New runs one); else process, saying why.
