@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,56 +92,63 @@ func probeTar(b *testing.B) []byte {
 	return buf.Bytes()
 }
 
+// startProbe creates a container, streams runcprobe in, maps a port and
+// runs the app; it returns once the app accepts connections.
+func startProbe(b *testing.B, be backend.Backend, tarball []byte, handle string, disk uint64) (c backend.Container, port string, created time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	t0 := time.Now()
+	c, err := be.Create(ctx, backend.ContainerSpec{
+		Handle:           handle,
+		MemoryLimitBytes: 64 << 20,
+		DiskLimitBytes:   disk,
+		CPUShares:        8,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	created = time.Since(t0)
+	if err := c.StreamIn(ctx, c.HomeDir(), bytes.NewReader(tarball)); err != nil {
+		b.Fatal(err)
+	}
+	pm, err := c.NetIn(0, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	port = strconv.Itoa(int(pm.HostPort))
+	home := c.HomeDir()
+	if _, err := c.Run(ctx, backend.ProcessSpec{
+		Path: home + "/app/runcprobe",
+		Env:  []string{"PORT=" + port, "HOME=" + home + "/app"},
+		Dir:  home + "/app",
+	}, backend.ProcessIO{}); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
+		if err == nil {
+			conn.Close()
+			return c, port, created
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the app never listened on %s: %v", port, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func benchStart(b *testing.B, be backend.Backend, tarball []byte, disk uint64) {
 	ctx := context.Background()
 	var creates, starts []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		c, err := be.Create(ctx, backend.ContainerSpec{
-			Handle:           fmt.Sprintf("bench-start-%d", i),
-			MemoryLimitBytes: 64 << 20,
-			DiskLimitBytes:   disk,
-			CPUShares:        8,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		created := time.Since(t0)
-		if err := c.StreamIn(ctx, c.HomeDir(), bytes.NewReader(tarball)); err != nil {
-			b.Fatal(err)
-		}
-		pm, err := c.NetIn(0, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		port := strconv.Itoa(int(pm.HostPort))
-		home := c.HomeDir()
-		proc, err := c.Run(ctx, backend.ProcessSpec{
-			Path: home + "/app/runcprobe",
-			Env:  []string{"PORT=" + port, "HOME=" + home + "/app"},
-			Dir:  home + "/app",
-		}, backend.ProcessIO{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("the app never listened on %s: %v", port, err)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		c, _, created := startProbe(b, be, tarball, fmt.Sprintf("bench-start-%d", i), disk)
 		started := time.Since(t0)
 		b.StopTimer()
 		creates = append(creates, created)
 		starts = append(starts, started)
-		_ = proc.Signal(os.Kill)
 		if err := be.Destroy(ctx, c.Handle()); err != nil {
 			b.Fatal(err)
 		}
@@ -148,6 +157,78 @@ func benchStart(b *testing.B, be backend.Backend, tarball []byte, disk uint64) {
 	b.StopTimer()
 	b.ReportMetric(ms(median(creates)), "create-ms")
 	b.ReportMetric(ms(median(starts)), "start-ms")
+}
+
+// BenchmarkNeighbourUnderBurner is the latency of an HTTP request to one
+// app while another app on the same backend burns every CPU (2 goroutines
+// per core), against the same request with the burner idle. On runc the
+// apps' cgroups split the CPU by their shares; the process backend leaves
+// it to the host scheduler.
+//
+//	go test ./bench -run '^$' -bench NeighbourUnderBurner -benchtime 500x
+func BenchmarkNeighbourUnderBurner(b *testing.B) {
+	tarball := probeTar(b)
+	backends := map[string]func(b *testing.B) backend.Backend{
+		"process": func(b *testing.B) backend.Backend {
+			be, err := process.New(process.Config{RootDir: b.TempDir(), StopGrace: time.Second, PortRangeStart: 29501, PortRangeEnd: 29700}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = be.Close() })
+			return be
+		},
+		"runc": func(b *testing.B) backend.Backend {
+			if err := runc.Available(""); err != nil {
+				b.Skipf("runc backend unavailable: %v", err)
+			}
+			be, err := runc.New(runc.Config{RootDir: b.TempDir(), StopGrace: time.Second, PortRangeStart: 29501, PortRangeEnd: 29700, UIDBase: 90000}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = be.Close() })
+			return be
+		},
+	}
+	for _, name := range []string{"process", "runc"} {
+		for _, burn := range []bool{false, true} {
+			label := name + "/idle"
+			if burn {
+				label = name + "/burning"
+			}
+			b.Run(label, func(b *testing.B) {
+				be := backends[name](b)
+				ctx := context.Background()
+				victim, vport, _ := startProbe(b, be, tarball, "victim", 0)
+				defer be.Destroy(ctx, victim.Handle())
+				burner, bport, _ := startProbe(b, be, tarball, "burner", 0)
+				defer be.Destroy(ctx, burner.Handle())
+				hc := &http.Client{Timeout: 10 * time.Second}
+				get := func(port, path string) {
+					resp, err := hc.Get("http://127.0.0.1:" + port + path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if burn {
+					get(bport, "/burn?seconds=600")
+					time.Sleep(200 * time.Millisecond)
+				}
+				var lat []time.Duration
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					get(vport, "/")
+					lat = append(lat, time.Since(t0))
+				}
+				b.StopTimer()
+				sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+				b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+				b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+			})
+		}
+	}
 }
 
 func median(d []time.Duration) time.Duration {
