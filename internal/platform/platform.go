@@ -2,6 +2,14 @@
 // of them in one process on embedded defaults; the e2e harness uses the
 // same code on random ports; `ingot controller|dea|router|healthmgr` run
 // one component each against an external NATS.
+//
+// A DEA runs its instances and stagings on one of two backends (see
+// newBackend): runc (internal/backend/runc: a container per instance with
+// hard limits; Linux, root) or process (plain host processes, no
+// isolation). `ingot up` and `ingot dea` default to auto, which takes runc
+// when it is installed and a trial container runs, else process, and say
+// which and why; Options.Backend "" (the e2e harness's default) is
+// process.
 package platform
 
 import (
