@@ -40,6 +40,8 @@ type startOpts struct {
 	// maxFiles and maxBytes lower the package limits (bad-input tests).
 	maxFiles int
 	maxBytes int64
+	// backend is the DEA's container backend ("" = process).
+	backend string
 }
 
 // repoRoot is the module root (examples/ lives there).
@@ -77,6 +79,7 @@ func startPlatform(t *testing.T, o startOpts) *env {
 		Log:             testLogger(t),
 		MaxPackageFiles: o.maxFiles,
 		MaxPackageBytes: o.maxBytes,
+		Backend:         o.backend,
 	})
 	if err != nil {
 		t.Fatalf("start platform: %v", err)

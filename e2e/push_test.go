@@ -18,7 +18,12 @@ import (
 // TestPushExamples pushes every example app with the CLI and fetches it
 // through the router.
 func TestPushExamples(t *testing.T) {
-	e := startPlatform(t, startOpts{})
+	pushExamples(t, startPlatform(t, startOpts{}))
+}
+
+// pushExamples pushes every example app to e and checks each serves (the
+// process and runc backends share it).
+func pushExamples(t *testing.T, e *env) {
 	cases := []struct {
 		name, dir, host, want string
 		prepare               func(t *testing.T, dir string) []string // extra push args

@@ -82,7 +82,12 @@ func upCommand() *cobra.Command {
 		Short: "Run the whole platform on this machine",
 		Long: `Run the whole platform in one process: embedded NATS, the Cloud Controller on
 SQLite, a local blobstore, a DEA with its stager, the router and the health
-manager. The CLI is configured to target it, so 'ingot push' works right away.`,
+manager. The CLI is configured to target it, so 'ingot push' works right away.
+
+--backend auto (the default) runs every app instance and staging in a runc
+container with hard limits when runc is installed, ingot runs as root and a
+trial container starts; otherwise apps run as plain processes. ingot up says
+which one it uses and why.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), lf.level, lf.format)
@@ -110,7 +115,11 @@ manager. The CLI is configured to target it, so 'ingot push' works right away.`,
 			fmt.Fprintf(out, "  Router:    %s\n", p.RouterURL)
 			fmt.Fprintf(out, "  Domain:    %s   (apps at http://NAME.%s%s)\n", p.Domain, p.Domain, portSuffix(p.RouterURL))
 			fmt.Fprintf(out, "  Admin:     %s / %s\n", p.Admin.Username, p.Admin.Password)
-			fmt.Fprintf(out, "  Data dir:  %s\n\n", o.DataDir)
+			fmt.Fprintf(out, "  Data dir:  %s\n", o.DataDir)
+			for _, b := range p.Backends {
+				fmt.Fprintf(out, "  Backend:   %s (%s)\n", b.Kind, b.Reason)
+			}
+			fmt.Fprintln(out)
 			fmt.Fprintf(out, "The CLI now targets this platform: try 'ingot push' in examples/go.\nPress Ctrl-C to stop.\n")
 			p.Wait(ctx)
 			fmt.Fprintln(out, "\nstopping: app instances and components are shutting down")
@@ -126,6 +135,8 @@ manager. The CLI is configured to target it, so 'ingot push' works right away.`,
 	cmd.Flags().StringVar(&o.NATSAddr, "nats-addr", envOr("INGOT_NATS_ADDR", fmt.Sprintf("127.0.0.1:%d", 9222)), "embedded NATS listen address")
 	cmd.Flags().IntVar(&o.DEAs, "deas", 1, "number of DEAs to run")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
+	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: auto (runc if it works here, else process), runc or process")
+	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")
 	lf.add(cmd, "text")
 	return cmd
 }
@@ -248,15 +259,27 @@ func deaCommand() *cobra.Command {
 			if err := requireNATS(o.NATSURL); err != nil {
 				return err
 			}
+			if err := validBackend(o.Backend); err != nil {
+				return fmt.Errorf("--backend: %w", err)
+			}
 			return standalone(cmd, lf, "dea", func(ctx context.Context, p *Platform, log *slog.Logger) error {
 				o.Log = log
-				_, err := StartDEA(ctx, p, o)
-				return err
+				if _, err := StartDEA(ctx, p, o); err != nil {
+					return err
+				}
+				for _, b := range p.Backends {
+					fmt.Fprintf(cmd.OutOrStdout(), "dea backend: %s (%s)\n", b.Kind, b.Reason)
+				}
+				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "dea")), "data directory")
+	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: runc, process, or auto (runc if it works here, else process)")
+	cmd.Flags().Int64Var(&o.StagingMemoryMB, "staging-memory-mb", 0, "staging container memory limit when the request sets none (default 1024)")
+	cmd.Flags().Int64Var(&o.StagingDiskMB, "staging-disk-mb", 0, "staging container disk quota when the request sets none (default 4096)")
+	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")
 	lf.add(cmd, "json")
 	return cmd
 }

@@ -2,6 +2,14 @@
 // of them in one process on embedded defaults; the e2e harness uses the
 // same code on random ports; `ingot controller|dea|router|healthmgr` run
 // one component each against an external NATS.
+//
+// A DEA runs its instances and stagings on one of two backends (see
+// newBackend): runc (internal/backend/runc: a container per instance with
+// hard limits; Linux, root) or process (plain host processes, no
+// isolation). `ingot up` and `ingot dea` default to auto, which takes runc
+// when it is installed and a trial container runs, else process, and say
+// which and why; Options.Backend "" (the e2e harness's default) is
+// process.
 package platform
 
 import (
@@ -39,6 +47,12 @@ type Options struct {
 	MaxPackageFiles int
 	// DEAs is how many DEAs to run (default 1).
 	DEAs int
+	// Backend is the DEAs' container backend: auto (runc when it can
+	// create a container here, else process), runc or process. "" is
+	// process.
+	Backend string
+	// RuncPath is the runc binary ("" = runc from PATH).
+	RuncPath string
 	// Log receives every component's logs.
 	Log *slog.Logger
 }
@@ -86,6 +100,8 @@ type Platform struct {
 	Admin     Credentials
 	// FirstStart is true when the data dir was new.
 	FirstStart bool
+	// Backends is the backend each DEA started with, in start order.
+	Backends []BackendChoice
 
 	log     *slog.Logger
 	cancel  context.CancelFunc

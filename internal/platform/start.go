@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ingot-paas/ingot/internal/backend/process"
 	"github.com/ingot-paas/ingot/internal/blobstore"
 	"github.com/ingot-paas/ingot/internal/bus"
 	"github.com/ingot-paas/ingot/internal/controller"
@@ -27,6 +26,9 @@ import (
 // has advertised, so a push can begin at once.
 func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if err := validBackend(opts.Backend); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
@@ -77,7 +79,15 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		if opts.DEAs > 1 {
 			dir = filepath.Join(opts.DataDir, fmt.Sprintf("dea-%d", i))
 		}
-		if _, err := StartDEA(runCtx, p, DEAOptions{NATSURL: natsURL, DataDir: dir, Log: opts.Log}); err != nil {
+		o := DEAOptions{NATSURL: natsURL, DataDir: dir, Backend: opts.Backend, RuncPath: opts.RuncPath, Log: opts.Log}
+		if opts.DEAs > 1 {
+			// Disjoint port ranges, so two DEAs never hand out one port
+			// (on runc each container may bind only its own).
+			span := uint32(4000 / opts.DEAs)
+			o.PortRangeStart = 61001 + uint32(i)*span
+			o.PortRangeEnd = o.PortRangeStart + span - 1
+		}
+		if _, err := StartDEA(runCtx, p, o); err != nil {
 			return fail(err)
 		}
 	}
@@ -216,17 +226,41 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 type DEAOptions struct {
 	NATSURL string
 	DataDir string
-	Log     *slog.Logger
+	// Backend is auto, runc or process ("" = process).
+	Backend string
+	// RuncPath is the runc binary ("" = runc from PATH).
+	RuncPath string
+	// RuncUIDBase is the first container uid of the runc backend (0 =
+	// derived from DataDir, so DEAs on one host do not share uids).
+	RuncUIDBase uint32
+	// PortRangeStart..PortRangeEnd is the pool of instance ports (0 =
+	// the backend's default, 61001..65000). DEAs on one host need
+	// disjoint ranges.
+	PortRangeStart, PortRangeEnd uint32
+	// StagingMemoryMB and StagingDiskMB are the staging container's limits
+	// when a staging request gives none (0 = the stager's defaults).
+	StagingMemoryMB, StagingDiskMB int64
+	Log                            *slog.Logger
 }
 
-// StartDEA runs a DEA with the process backend under p.
+// StartDEA runs a DEA with its backend (see DEAOptions.Backend) under p.
+// The choice is logged and returned by the DEA's Platform.Backends.
 func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) {
 	log := o.Log.With("component", "dea")
-	be, err := process.New(process.Config{RootDir: filepath.Join(o.DataDir, "containers")}, log)
+	be, choice, err := newBackend(o.Backend, o, log)
 	if err != nil {
-		return nil, fmt.Errorf("process backend: %w", err)
+		return nil, err
 	}
 	p.closers = append(p.closers, func() { _ = be.Close() })
+	p.Backends = append(p.Backends, choice)
+	log.Info("dea-backend", "backend", choice.Kind, "reason", choice.Reason)
+	// The host's Go build cache is shared between stagings only on the
+	// process backend: a runc container cannot see it, and a cache every
+	// app's staging writes would let one app poison another's build.
+	goCache := ""
+	if choice.Kind == BackendProcess {
+		goCache = sharedGoCache(o.DataDir)
+	}
 	b, err := connect(o.NATSURL, "dea", o.Log)
 	if err != nil {
 		return nil, err
@@ -234,7 +268,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	p.closers = append(p.closers, b.Close)
 	em := logs.NewEmitter(b, log)
 	httpc := &http.Client{Timeout: 30 * time.Minute}
-	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: sharedGoCache(o.DataDir)}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, o.Log.With("component", "stager"))
+	st, err := stager.New(stager.Config{Stack: "host", SharedGoCache: goCache, DefaultMemoryMB: o.StagingMemoryMB, DefaultDiskMB: o.StagingDiskMB}, stager.Deps{Backend: be, Logs: em, HTTP: httpc}, o.Log.With("component", "stager"))
 	if err != nil {
 		return nil, fmt.Errorf("stager: %w", err)
 	}

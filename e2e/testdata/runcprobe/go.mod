@@ -1,0 +1,3 @@
+module runcprobe
+
+go 1.22
