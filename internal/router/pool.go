@@ -24,6 +24,10 @@ type endpoint struct {
 	failures atomic.Int32
 	// ejectedUntil is a unix-nano deadline; 0 when never ejected.
 	ejectedUntil atomic.Int64
+	// active counts requests in flight to it, for least-connection.
+	active atomic.Int64
+	// idle holds its keep-alive connections for the fast path.
+	idle idlePool
 }
 
 func newEndpoint(addr, app, instanceID, index string, tags map[string]string) *endpoint {

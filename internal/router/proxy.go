@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 )
 
 // Canonical header keys (http.CanonicalHeaderKey of gorouter's spellings),
@@ -123,9 +122,10 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.w }
 
 // proxy is the reverse proxy plus the round tripper that picks endpoints.
 type proxy struct {
-	rt *Router
-	rp *httputil.ReverseProxy
-	tr *http.Transport
+	rt     *Router
+	rp     *httputil.ReverseProxy
+	tr     *http.Transport
+	dialer *net.Dialer
 }
 
 type bufferPool struct{ p sync.Pool }
@@ -142,6 +142,7 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 func newProxy(r *Router) *proxy {
 	p := &proxy{rt: r}
 	dialer := &net.Dialer{Timeout: r.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	p.dialer = dialer
 	p.tr = &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
@@ -155,7 +156,7 @@ func newProxy(r *Router) *proxy {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p,
-		FlushInterval:  -1,
+		FlushInterval:  0, // flush at once only for streams (unknown length, SSE); see proxy.go
 		ErrorLog:       slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		BufferPool:     &bufferPool{},
 		ModifyResponse: p.modifyResponse,
@@ -181,9 +182,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	st.rw.w = w
 	st.tried = st.triedB[:0]
 	defer r.finish(st)
-	if id, err := uuid.NewRandom(); err == nil {
-		st.requestID = id.String()
-	}
+	st.requestID = r.ids.next()
 
 	host := requestHost(req.Host)
 	if host == "" {
@@ -217,6 +216,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	} else {
 		st.sticky = stickyFromRequest(req, r.cfg.StickyCookieNames)
+	}
+	if fastEligible(req) {
+		r.proxy.serveFast(st, req)
+		return
 	}
 	r.proxy.rp.ServeHTTP(&st.rw, req.WithContext(context.WithValue(req.Context(), stateKey{}, st)))
 }
@@ -325,7 +328,9 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.Host = ep.addr
 		setInstanceHeaders(req.Header, ep)
 		st.appStart = time.Now()
+		ep.active.Add(1)
 		res, err := p.tr.RoundTrip(req)
+		ep.active.Add(-1)
 		if err == nil {
 			ep.succeeded()
 			return res, nil
@@ -391,6 +396,12 @@ func (p *proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		http.Error(w, "502 Bad Gateway: Registered endpoint failed to handle the request.", http.StatusBadGateway)
 		return
 	}
+	p.fail(st, req, err)
+}
+
+// fail answers 502 for a request no endpoint served, or records 499 when
+// the client went away.
+func (p *proxy) fail(st *reqState, req *http.Request, err error) {
 	if req.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		// The client went away; there is nobody to answer.
 		st.status = statusClientClosed

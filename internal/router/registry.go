@@ -126,6 +126,9 @@ func (r *registry) register(m *messages.RouterRegister) error {
 			cur.updated, cur.stale = now, stale
 			continue
 		}
+		if cur != nil {
+			cur.ep.idle.close()
+		}
 		re.eps[addr] = &regEndpoint{
 			ep:      newEndpoint(addr, m.App, m.PrivateInstanceID, m.PrivateInstanceIndex, maps.Clone(m.Tags)),
 			updated: now,
@@ -171,6 +174,7 @@ func (r *registry) unregister(m *messages.RouterRegister) error {
 			continue
 		}
 		delete(re.eps, addr)
+		cur.ep.idle.close()
 		re.snap = nil
 		if len(re.eps) == 0 {
 			// An explicit unregister of the last endpoint removes the
@@ -201,6 +205,7 @@ func (r *registry) prune() (endpoints, routes int) {
 				continue
 			}
 			delete(re.eps, addr)
+			e.ep.idle.close()
 			re.snap = nil
 			endpoints++
 			r.log.Info("pruned-endpoint", "uri", key, "address", addr, "app_guid", e.ep.app,
@@ -296,4 +301,16 @@ func (r *registry) snapshot() map[string][]EndpointInfo {
 		out[key] = list
 	}
 	return out
+}
+
+// sweepIdle closes backend connections idle for longer than maxIdle.
+func (r *registry) sweepIdle(maxIdle time.Duration) {
+	nowNano := r.now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, re := range r.routes {
+		for _, e := range re.eps {
+			e.ep.idle.sweep(nowNano, maxIdle)
+		}
+	}
 }

@@ -154,6 +154,7 @@ type Router struct {
 	reg   *registry
 	proxy *proxy
 	acc   *accessLog
+	ids   *idGen
 
 	index string // router index, the access log instance id
 	start messages.RouterStart
@@ -193,6 +194,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		reg:          newRegistry(cfg.StaleThreshold, log),
 		index:        routerIndex(cfg.ID),
 		drainTimeout: defaultDrainTimeout,
+		ids:          newIDGen(),
 	}
 	r.start = messages.RouterStart{
 		ID:                               cfg.ID,
@@ -313,6 +315,7 @@ func (r *Router) pruneLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			r.reg.sweepIdle(r.proxy.tr.IdleConnTimeout)
 			if !r.deps.Bus.Connected() {
 				r.reg.freshen()
 				r.pruneSkipped.Add(1)
