@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // Canonical header keys (http.CanonicalHeaderKey of gorouter's spellings),
