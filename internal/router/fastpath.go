@@ -204,7 +204,12 @@ func (p *proxy) roundTrip(st *reqState, req *http.Request, ep *endpoint, bc *bac
 	if err := bc.bw.Flush(); err != nil {
 		return p.staleOr(bc, err)
 	}
+	// Setting a deadline could undo the one the cancellation set: check the
+	// context after every change.
 	_ = bc.c.SetReadDeadline(time.Now().Add(cfg.EndpointTimeout))
+	if err := req.Context().Err(); err != nil {
+		return err
+	}
 	if _, err := bc.br.Peek(1); err != nil {
 		return p.staleOr(bc, err)
 	}
@@ -220,6 +225,9 @@ func (p *proxy) roundTrip(st *reqState, req *http.Request, ep *endpoint, bc *bac
 		// Interim responses (100, 103) are not forwarded.
 	}
 	_ = bc.c.SetReadDeadline(time.Time{})
+	if err := req.Context().Err(); err != nil {
+		return err
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return errors.New("backend switched protocols without an upgrade request")
 	}
