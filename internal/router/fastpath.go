@@ -116,7 +116,9 @@ func (p *proxy) serveFast(st *reqState, req *http.Request) {
 		if !isConnectError(err) || req.Context().Err() != nil {
 			break
 		}
+		p.rt.metrics.connectErrors.Add(1)
 		if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
+			p.rt.metrics.ejections.Add(1)
 			p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
 				"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
 		} else {

@@ -250,6 +250,11 @@ func (r *Router) writeError(st *reqState, code int, routerErr, msg string) {
 
 func (r *Router) finish(st *reqState) {
 	st.end = time.Now()
+	status := st.rw.status
+	if status == 0 {
+		status = st.status
+	}
+	r.metrics.observe(status, st.end.Sub(st.start))
 	if st.ep != nil && st.ep.app != "" {
 		r.acc.enqueue(st)
 	}
@@ -338,7 +343,9 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !isConnectError(err) || req.Context().Err() != nil {
 			return nil, err
 		}
+		p.rt.metrics.connectErrors.Add(1)
 		if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
+			p.rt.metrics.ejections.Add(1)
 			p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
 				"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
 		} else {
@@ -401,9 +408,10 @@ func (p *proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 // fail answers 502 for a request no endpoint served, or records 499 when
 // the client went away.
 func (p *proxy) fail(st *reqState, req *http.Request, err error) {
-	if req.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if req.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		st.status = statusClientClosed
+		p.rt.metrics.clientClosed.Add(1)
 		return
 	}
 	addr := ""
@@ -412,6 +420,7 @@ func (p *proxy) fail(st *reqState, req *http.Request, err error) {
 	}
 	p.rt.log.Info("backend-endpoint-failed", "uri", st.pool.uri, "address", addr,
 		"attempts", len(st.tried), "vcap_request_id", st.requestID, "error", err)
+	p.rt.metrics.backendErrors.Add(1)
 	reason := strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
 	p.rt.writeError(st, http.StatusBadGateway, "endpoint_failure ("+reason+")",
 		"Registered endpoint failed to handle the request.")

@@ -78,6 +78,12 @@ type Config struct {
 	// EjectFor.
 	EjectAfterFailures int
 	EjectFor           time.Duration
+	// MetricsAddr is where Prometheus metrics are served (GET /metrics);
+	// empty turns them off.
+	MetricsAddr string
+	// LBAlgo balances routes whose registrations set no options.lb_algo:
+	// LBRoundRobin (default) or LBLeastConnection.
+	LBAlgo string
 }
 
 func (c *Config) applyDefaults() {
@@ -107,6 +113,9 @@ func (c *Config) applyDefaults() {
 	if c.EjectAfterFailures == 0 {
 		c.EjectAfterFailures = DefaultEjectAfterFailures
 	}
+	if c.LBAlgo == "" {
+		c.LBAlgo = LBRoundRobin
+	}
 	if len(c.StickyCookieNames) == 0 {
 		c.StickyCookieNames = []string{"JSESSIONID"}
 	}
@@ -126,6 +135,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 {
 		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint and eject_after_failures must not be negative"))
+	}
+	if !validLBAlgo(c.LBAlgo) {
+		errs = append(errs, fmt.Errorf("lb_algo must be %s or %s, not %q", LBRoundRobin, LBLeastConnection, c.LBAlgo))
 	}
 	for _, n := range c.StickyCookieNames {
 		if n == "" || strings.ContainsAny(n, " \t;=,\"") {
@@ -156,6 +168,10 @@ type Router struct {
 	acc   *accessLog
 	ids   *idGen
 
+	metrics   *metrics
+	metricsLn net.Listener // nil when MetricsAddr is empty
+	metricSrv *http.Server
+
 	index string // router index, the access log instance id
 	start messages.RouterStart
 
@@ -185,6 +201,13 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router listen on %s: %w", cfg.ListenAddr, err)
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("router metrics listen on %s: %w", cfg.MetricsAddr, err)
+		}
+	}
 	log = log.With("component", "router", "router_id", cfg.ID)
 	r := &Router{
 		cfg:          cfg,
@@ -195,7 +218,18 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		index:        routerIndex(cfg.ID),
 		drainTimeout: defaultDrainTimeout,
 		ids:          newIDGen(),
+		metrics:      &metrics{},
+		metricsLn:    mln,
 	}
+	if mln != nil {
+		r.metricSrv = &http.Server{
+			Handler:           http.HandlerFunc(r.serveMetrics),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       90 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+	r.reg.defaultAlgo = cfg.LBAlgo
 	r.start = messages.RouterStart{
 		ID:                               cfg.ID,
 		Hosts:                            []string{advertisedIP(ln.Addr())},
@@ -219,6 +253,14 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 // Addr is the address the router listens on.
 func (r *Router) Addr() string { return r.ln.Addr().String() }
 
+// MetricsAddr is the address metrics are served on; "" when off.
+func (r *Router) MetricsAddr() string {
+	if r.metricsLn == nil {
+		return ""
+	}
+	return r.metricsLn.Addr().String()
+}
+
 // Routes is a snapshot of the registry: normalised uri → endpoints.
 func (r *Router) Routes() map[string][]EndpointInfo { return r.reg.snapshot() }
 
@@ -236,6 +278,9 @@ func (r *Router) Run(ctx context.Context) error {
 	subs, err := r.subscribe()
 	if err != nil {
 		_ = r.ln.Close()
+		if r.metricsLn != nil {
+			_ = r.metricsLn.Close()
+		}
 		return err
 	}
 	defer func() {
@@ -262,6 +307,9 @@ func (r *Router) Run(ctx context.Context) error {
 	r.publishStart("start")
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- r.srv.Serve(r.ln) }()
+	if r.metricSrv != nil {
+		go func() { _ = r.metricSrv.Serve(r.metricsLn) }()
+	}
 	r.log.Info("router-started", "addr", r.Addr())
 
 	var runErr error
@@ -271,6 +319,9 @@ func (r *Router) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("router serve: %w", err)
 	}
 	cancel()
+	if r.metricSrv != nil {
+		_ = r.metricSrv.Close()
+	}
 	r.shutdown()
 	wg.Wait()
 	accCancel()
