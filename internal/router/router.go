@@ -78,6 +78,13 @@ type Config struct {
 	// EjectFor.
 	EjectAfterFailures int
 	EjectFor           time.Duration
+	// TLSAddr is where TLS connections are terminated (empty = off); it
+	// needs Certificates, chosen per connection by SNI.
+	TLSAddr      string
+	Certificates []CertFiles
+	// DisableHTTP2 turns off HTTP/2 from clients (h2 over TLS, h2c on
+	// the plain listener). Backends are always spoken to in HTTP/1.1.
+	DisableHTTP2 bool
 	// MetricsAddr is where Prometheus metrics are served (GET /metrics);
 	// empty turns them off.
 	MetricsAddr string
@@ -170,6 +177,7 @@ type Router struct {
 
 	metrics   *metrics
 	metricsLn net.Listener // nil when MetricsAddr is empty
+	tlsLn     net.Listener // nil when TLSAddr is empty
 	metricSrv *http.Server
 
 	index string // router index, the access log instance id
@@ -197,16 +205,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	ln, tlsLn, mln, err := listen(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("router listen on %s: %w", cfg.ListenAddr, err)
-	}
-	var mln net.Listener
-	if cfg.MetricsAddr != "" {
-		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			_ = ln.Close()
-			return nil, fmt.Errorf("router metrics listen on %s: %w", cfg.MetricsAddr, err)
-		}
+		return nil, err
 	}
 	log = log.With("component", "router", "router_id", cfg.ID)
 	r := &Router{
@@ -220,6 +221,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		ids:          newIDGen(),
 		metrics:      &metrics{},
 		metricsLn:    mln,
+		tlsLn:        tlsLn,
 	}
 	if mln != nil {
 		r.metricSrv = &http.Server{
@@ -246,6 +248,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return r.baseCtx },
+		Protocols:         protocols(&cfg),
 	}
 	return r, nil
 }
@@ -277,9 +280,10 @@ func (r *Router) Run(ctx context.Context) error {
 	defer r.baseCancel()
 	subs, err := r.subscribe()
 	if err != nil {
-		_ = r.ln.Close()
-		if r.metricsLn != nil {
-			_ = r.metricsLn.Close()
+		for _, l := range []net.Listener{r.ln, r.tlsLn, r.metricsLn} {
+			if l != nil {
+				_ = l.Close()
+			}
 		}
 		return err
 	}
@@ -305,12 +309,19 @@ func (r *Router) Run(ctx context.Context) error {
 	go func() { defer close(accDone); r.acc.run(accCtx) }()
 
 	r.publishStart("start")
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- r.srv.Serve(r.ln) }()
+	if r.tlsLn != nil {
+		go func() {
+			if err := r.srv.Serve(r.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
 	if r.metricSrv != nil {
 		go func() { _ = r.metricSrv.Serve(r.metricsLn) }()
 	}
-	r.log.Info("router-started", "addr", r.Addr())
+	r.log.Info("router-started", "addr", r.Addr(), "tls_addr", r.TLSAddr(), "metrics_addr", r.MetricsAddr())
 
 	var runErr error
 	select {
