@@ -226,9 +226,14 @@ func (p *proxy) roundTrip(st *reqState, req *http.Request, ep *endpoint, bc *bac
 		}
 		// Interim responses (100, 103) are not forwarded.
 	}
-	_ = bc.c.SetReadDeadline(time.Time{})
-	if err := req.Context().Err(); err != nil {
-		return err
+	// The header deadline must not cut a long body short; when the whole
+	// body is already buffered no read will touch the connection, and the
+	// next request sets its own deadline: skip the timer update then.
+	if res.ContentLength < 0 || int64(bc.br.Buffered()) < res.ContentLength {
+		_ = bc.c.SetReadDeadline(time.Time{})
+		if err := req.Context().Err(); err != nil {
+			return err
+		}
 	}
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		return errors.New("backend switched protocols without an upgrade request")
