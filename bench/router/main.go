@@ -38,6 +38,8 @@ type options struct {
 	gorouter   string
 	cpuProfile string
 	only       string
+	tls        bool
+	baseline   string
 }
 
 // target is one thing wrk is pointed at.
@@ -66,6 +68,8 @@ func main() {
 	flag.BoolVar(&o.nginxLog, "nginx-access-log", true, "give nginx a buffered access log, as the router ships one line per request")
 	flag.StringVar(&o.gorouter, "gorouter", "", "path of a gorouter binary to include (optional)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of ingot's router for the whole run to this file")
+	flag.BoolVar(&o.tls, "tls", false, "also measure ingot and nginx terminating TLS (targets ingot-tls, nginx-tls; self-signed certificate)")
+	flag.StringVar(&o.baseline, "baseline", "", "a binary of this harness built from an older commit: its router runs as target \"baseline\", interleaved with the current one")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -148,9 +152,19 @@ func run(ctx context.Context, o options) error {
 		}
 	})
 
+	var certs *certFiles
+	if o.tls {
+		if certs, err = writeSelfSigned(dir, benchHost); err != nil {
+			return err
+		}
+	}
 	targets := []target{{name: "direct", url: "http://" + backend.addr + "/"}}
+	var extra []target // TLS targets, appended after the plain ones
 	if wanted(o, "ingot") {
 		env := []string{envRole + "=" + roleRouter, envNATS + "=" + nats.URL()}
+		if certs != nil {
+			env = append(env, envTLSCert+"="+certs.cert, envTLSKey+"="+certs.key)
+		}
 		if o.cpuProfile != "" {
 			env = append(env, envCPUProfile+"="+o.cpuProfile)
 		}
@@ -166,11 +180,33 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("ingot router: %w", err)
 		}
 		targets = append(targets, target{name: "ingot", url: "http://" + rt.addr + "/", host: benchHost, proc: rt})
+		if rt.extra != "" {
+			extra = append(extra, target{name: "ingot-tls", url: "https://" + rt.extra + "/", host: benchHost, proc: rt})
+		}
+	}
+	if o.baseline != "" && wanted(o, "baseline") {
+		cmd := exec.Command(o.baseline)
+		cmd.Env = append(os.Environ(), envRole+"="+roleRouter, envNATS+"="+nats.URL())
+		bl, err := startReady("baseline router", cmd)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, bl)
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = waitHTTP(wctx, "http://"+bl.addr+"/", benchHost)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("baseline router: %w", err)
+		}
+		targets = append(targets, target{name: "baseline", url: "http://" + bl.addr + "/", host: benchHost, proc: bl})
 	}
 	if wanted(o, "nginx") {
-		if t, ok := nginxTarget(ctx, o, dir, backend.addr); ok {
+		if t, ok := nginxTarget(ctx, o, dir, backend.addr, certs); ok {
 			procs = append(procs, t.proc)
 			targets = append(targets, t)
+			if t.proc.extra != "" {
+				extra = append(extra, target{name: "nginx-tls", url: "https://" + t.proc.extra + "/", host: benchHost, proc: t.proc})
+			}
 		}
 	}
 	if o.gorouter != "" && wanted(o, "gorouter") {
@@ -189,6 +225,7 @@ func run(ctx context.Context, o options) error {
 	if !wanted(o, "direct") {
 		targets = targets[1:]
 	}
+	targets = append(targets, extra...)
 
 	fmt.Printf("wrk -t1 -d%s keep-alive; backend GOMAXPROCS=1; %d round(s); %d CPUs\n",
 		o.duration, o.rounds, numCPU())
@@ -222,7 +259,7 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-func nginxTarget(ctx context.Context, o options, dir, backend string) (target, bool) {
+func nginxTarget(ctx context.Context, o options, dir, backend string, certs *certFiles) (target, bool) {
 	if o.nginx == "" {
 		fmt.Println("nginx: skipped (-nginx \"\")")
 		return target{}, false
@@ -237,7 +274,7 @@ func nginxTarget(ctx context.Context, o options, dir, backend string) (target, b
 		fmt.Printf("nginx: %v; skipping nginx.\n", err)
 		return target{}, false
 	}
-	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog)
+	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog, certs)
 	if err != nil {
 		fmt.Printf("nginx: could not start (%v); skipping nginx.\n", err)
 		return target{}, false

@@ -17,11 +17,12 @@ import (
 
 // proc is a child process the harness started.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	addr string // from its READY line, when it prints one
-	done chan struct{}
-	err  error
+	name  string
+	cmd   *exec.Cmd
+	addr  string // from its READY line, when it prints one
+	extra string // what follows the address on the READY line
+	done  chan struct{}
+	err   error
 }
 
 // startSelf re-executes this binary in a role and waits for its READY line.
@@ -58,7 +59,9 @@ func startReady(name string, cmd *exec.Cmd) (*proc, error) {
 		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
-	case p.addr = <-ready:
+	case a := <-ready:
+		p.addr, p.extra, _ = strings.Cut(strings.TrimSpace(a), " ")
+		p.extra = strings.TrimSpace(p.extra)
 		return p, nil
 	case <-p.done:
 		return nil, fmt.Errorf("%s exited before it was ready: %v", name, p.err)

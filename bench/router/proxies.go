@@ -46,6 +46,7 @@ http {
   }
   server {
     listen %[3]s;
+    %[5]s
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -62,24 +63,31 @@ http {
 `
 
 // startNginx writes a config under dir and runs nginx in the foreground.
-func startNginx(ctx context.Context, bin, dir, backend string, accessLog bool) (*proc, error) {
+func startNginx(ctx context.Context, bin, dir, backend string, accessLog bool, tlsFiles *certFiles) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	tlsLines, tlsAddr := "", ""
+	if tlsFiles != nil {
+		if tlsAddr, err = freePort(); err != nil {
+			return nil, err
+		}
+		tlsLines = "listen " + tlsAddr + " ssl;\n    ssl_certificate " + tlsFiles.cert + ";\n    ssl_certificate_key " + tlsFiles.key + ";"
 	}
 	logLine := "access_log off;"
 	if accessLog {
 		logLine = "access_log " + filepath.Join(dir, "access.log") + " combined buffer=64k flush=1s;"
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, backend, addr, logLine)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, backend, addr, logLine, tlsLines)), 0o644); err != nil {
 		return nil, err
 	}
 	p, err := start("nginx", exec.Command(bin, "-p", dir, "-c", conf))
 	if err != nil {
 		return nil, err
 	}
-	p.addr = addr
+	p.addr, p.extra = addr, tlsAddr
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := waitHTTP(wctx, "http://"+addr+"/", "bench.example.com"); err != nil {

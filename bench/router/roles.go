@@ -26,6 +26,8 @@ const (
 	envRole       = "INGOT_BENCH_ROLE"
 	envNATS       = "INGOT_BENCH_NATS"
 	envCPUProfile = "INGOT_BENCH_CPUPROFILE"
+	envTLSCert    = "INGOT_BENCH_TLS_CERT"
+	envTLSKey     = "INGOT_BENCH_TLS_KEY"
 	roleBackend   = "backend"
 	roleRouter    = "router"
 )
@@ -97,6 +99,10 @@ func runRouter() error {
 	}
 	defer b.Close()
 	cfg := router.Config{ListenAddr: "127.0.0.1:0"}
+	if cert := os.Getenv(envTLSCert); cert != "" {
+		cfg.TLSAddr = "127.0.0.1:0"
+		cfg.Certificates = []router.CertFiles{{CertFile: cert, KeyFile: os.Getenv(envTLSKey)}}
+	}
 	rt, err := router.New(cfg, router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}, log)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
@@ -112,7 +118,7 @@ func runRouter() error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("READY %s\n", rt.Addr())
+	fmt.Printf("READY %s %s\n", rt.Addr(), rt.TLSAddr())
 	ctx, stop := signalContext()
 	defer stop()
 	return rt.Run(ctx)
