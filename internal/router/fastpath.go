@@ -25,8 +25,8 @@ import (
 // httputil.ReverseProxy path.
 
 // errStaleConn marks a failure on a reused idle connection before any
-// response byte arrived: the backend had closed it, and a request without
-// a body can be sent again on a new connection.
+// response byte arrived: the backend had closed it, and an idempotent
+// request without a body can be sent again on a new connection.
 var errStaleConn = errors.New("idle backend connection was closed")
 
 // longAgo unblocks reads and writes at once when set as a deadline.
@@ -173,11 +173,21 @@ func (p *proxy) exchange(st *reqState, req *http.Request, ep *endpoint) error {
 			bc = newBackendConn(c)
 		}
 		err := p.roundTrip(st, req, ep, bc)
-		if errors.Is(err, errStaleConn) && try == 0 && st.body.rc == nil {
+		if errors.Is(err, errStaleConn) && try == 0 && st.body.rc == nil && idempotent(req.Method) {
 			continue
 		}
 		return err
 	}
+}
+
+// idempotent methods may be sent again when a reused connection turns out
+// to be closed: the backend may have closed it after reading the request.
+func idempotent(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 // roundTrip writes the request head (and body) on bc, reads the response
