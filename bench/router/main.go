@@ -40,6 +40,7 @@ type options struct {
 	only       string
 	tls        bool
 	baseline   string
+	raw        bool
 }
 
 // target is one thing wrk is pointed at.
@@ -70,6 +71,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of ingot's router for the whole run to this file")
 	flag.BoolVar(&o.tls, "tls", false, "also measure ingot and nginx terminating TLS (targets ingot-tls, nginx-tls; self-signed certificate)")
 	flag.StringVar(&o.baseline, "baseline", "", "a binary of this harness built from an older commit: its router runs as target \"baseline\", interleaved with the current one")
+	flag.BoolVar(&o.raw, "rawgo", false, "also measure rawgo: a featureless Go proxy loop without net/http, the floor for a purpose-built server loop")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -199,6 +201,14 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("baseline router: %w", err)
 		}
 		targets = append(targets, target{name: "baseline", url: "http://" + bl.addr + "/", host: benchHost, proc: bl})
+	}
+	if o.raw && wanted(o, "rawgo") {
+		rp, err := startSelf("raw go proxy", envRole+"="+roleRawProxy, envBackend+"="+backend.addr)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, rp)
+		targets = append(targets, target{name: "rawgo", url: "http://" + rp.addr + "/", host: benchHost, proc: rp})
 	}
 	if wanted(o, "nginx") {
 		if t, ok := nginxTarget(ctx, o, dir, backend.addr, certs); ok {

@@ -44,6 +44,8 @@ func runRole() bool {
 		exitOn(runBackend())
 	case roleRouter:
 		exitOn(runRouter())
+	case roleRawProxy:
+		exitOn(runRawProxy())
 	default:
 		return false
 	}
