@@ -1,10 +1,15 @@
 // Package router is ingot's HTTP router: a gorouter-compatible reverse proxy
 // whose routing table is built from router.register / router.unregister
-// messages on the bus. It balances round-robin over each route's endpoints,
-// keeps sticky sessions with __VCAP_ID__, proxies websockets and streaming
-// responses, retries other endpoints when a connect fails, ejects endpoints
-// that keep failing, prunes endpoints that stop re-registering, and writes
-// an RTR access-log line into each app's log.
+// messages on the bus. It balances round-robin or least-connection
+// (options.lb_algo) over each route's endpoints, keeps sticky sessions with
+// __VCAP_ID__, proxies websockets and streaming responses, retries other
+// endpoints when a connect fails, ejects endpoints that keep failing,
+// prunes endpoints that stop re-registering, and writes an RTR access-log
+// line into each app's log. Clients may speak HTTP/1.1 or HTTP/2 (h2c, or
+// h2 over TLS terminated with a certificate per domain chosen by SNI);
+// backends are spoken to over pooled HTTP/1.1 keep-alive connections on
+// the request's own goroutine (fastpath.go). Prometheus metrics are served
+// on a separate address.
 package router
 
 import (
