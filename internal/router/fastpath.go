@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -21,8 +20,9 @@ import (
 // head is written straight from the inbound header map (nothing is cloned),
 // the response is read on the same goroutine (no transport read/write
 // loops, no channel hand-offs), and the body is copied with a pooled
-// buffer. Upgrades (websockets) and Expect: 100-continue take the
-// httputil.ReverseProxy path.
+// buffer. Upgrades (websockets), Expect: 100-continue and request bodies
+// over maxFastBody or of unknown length take the httputil.ReverseProxy
+// path.
 
 // errStaleConn marks a failure on a reused idle connection before any
 // response byte arrived: the backend had closed it, and an idempotent
@@ -34,10 +34,19 @@ var longAgo = time.Unix(1, 0)
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// maxFastBody bounds the request bodies the fast path sends. It writes the
+// whole body before it reads the response, which is only right while the
+// body fits in the socket buffers: a backend that answers early (413, 401)
+// without reading a large upload must not stall the router. Larger and
+// unknown-length bodies go through http.Transport, which reads the
+// response while it is still sending.
+const maxFastBody = 64 << 10
+
 // fastEligible tells whether a request can take the fast path.
 func fastEligible(req *http.Request) bool {
 	h := req.Header
-	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && req.Method != http.MethodConnect
+	return len(h["Upgrade"]) == 0 && len(h["Expect"]) == 0 && req.Method != http.MethodConnect &&
+		req.ContentLength >= 0 && req.ContentLength <= maxFastBody
 }
 
 // hopHeaders are removed from requests and responses (RFC 9110 7.6.1),
@@ -208,7 +217,7 @@ func (p *proxy) roundTrip(st *reqState, req *http.Request, ep *endpoint, bc *bac
 	if err := writeRequestHead(bc.bw, st, req, ep); err != nil {
 		return p.staleOr(bc, err)
 	}
-	if st.body.rc != nil {
+	if st.body.rc != nil && req.ContentLength > 0 {
 		if err := writeBody(bc.bw, &st.body, req.ContentLength); err != nil {
 			return fmt.Errorf("send request body: %w", err)
 		}
@@ -349,13 +358,11 @@ func writeRequestHead(w *bufio.Writer, st *reqState, req *http.Request, ep *endp
 		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
 			w.WriteString("Content-Length: 0\r\n")
 		}
-	case req.ContentLength > 0:
+	default: // fastEligible admits only bodies of known length
 		var b [20]byte
 		w.WriteString("Content-Length: ")
 		w.Write(strconv.AppendInt(b[:0], req.ContentLength, 10))
 		w.WriteString("\r\n")
-	default:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	_, err := w.WriteString("\r\n")
 	return err
@@ -368,28 +375,16 @@ func writeField(w *bufio.Writer, k, v string) {
 	w.WriteString("\r\n")
 }
 
-// writeBody sends the request body: exactly n bytes, or chunked when the
-// length is unknown.
+// writeBody sends exactly n bytes of the request body.
 func writeBody(w *bufio.Writer, body io.Reader, n int64) error {
-	if n > 0 {
-		c, err := io.CopyN(w, body, n)
-		if err != nil {
-			return err
-		}
-		if c != n {
-			return io.ErrUnexpectedEOF
-		}
-		return nil
-	}
-	cw := httputil.NewChunkedWriter(w)
-	if _, err := io.Copy(cw, body); err != nil {
+	c, err := io.CopyN(w, body, n)
+	if err != nil {
 		return err
 	}
-	if err := cw.Close(); err != nil {
-		return err
+	if c != n {
+		return io.ErrUnexpectedEOF
 	}
-	_, err := w.WriteString("\r\n")
-	return err
+	return nil
 }
 
 // copyBody copies the response body to the client; it reports write

@@ -200,6 +200,13 @@ func TestFastPathBodiesAndMethods(t *testing.T) {
 	if b := read(res); b != "chunked" || res.Header.Get("X-TE") != "chunked" {
 		t.Errorf("chunked body: %q te %q", b, res.Header.Get("X-TE"))
 	}
+	// A large upload goes through http.Transport, which reads the
+	// response while sending.
+	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
+	res = do(http.MethodPost, "/echo", strings.NewReader(big), int64(len(big)))
+	if b := read(res); b != big || res.Header.Get("X-Len") != strconv.Itoa(len(big)) {
+		t.Errorf("large body: %d bytes back, len %s", len(b), res.Header.Get("X-Len"))
+	}
 	res = do(http.MethodPost, "/echo", nil, 0)
 	if b := read(res); b != "" || res.Header.Get("X-Len") != "0" {
 		t.Errorf("empty post: %q len %s", b, res.Header.Get("X-Len"))
@@ -220,7 +227,7 @@ func TestFastPathBodiesAndMethods(t *testing.T) {
 	if b := read(res); b != "hop" || res.Header.Get("X-Private") != "" || res.Header.Get("Keep-Alive") != "" {
 		t.Errorf("hop-by-hop headers forwarded: %v", res.Header)
 	}
-	// The same backend connection served everything.
+	// The fast path's requests shared one pooled backend connection.
 	if got := endpointOf(t, e, "body.example.com").idle.len(); got != 1 {
 		t.Errorf("idle connections = %d, want 1", got)
 	}
