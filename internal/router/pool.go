@@ -24,6 +24,10 @@ type endpoint struct {
 	failures atomic.Int32
 	// ejectedUntil is a unix-nano deadline; 0 when never ejected.
 	ejectedUntil atomic.Int64
+	// active counts requests in flight to it, for least-connection.
+	active atomic.Int64
+	// idle holds its keep-alive connections for the fast path.
+	idle idlePool
 }
 
 func newEndpoint(addr, app, instanceID, index string, tags map[string]string) *endpoint {
@@ -86,6 +90,9 @@ type pool struct {
 	cookiePath string // path of the __VCAP_ID__ cookie
 	eps        []*endpoint
 	next       atomic.Uint32
+	// leastConn picks the endpoint with the fewest requests in flight
+	// instead of the next one in turn.
+	leastConn bool
 }
 
 // pick chooses the endpoint for one attempt: the sticky instance if it is
@@ -105,6 +112,9 @@ func (p *pool) pick(sticky string, tried []*endpoint, nowNano int64) *endpoint {
 		}
 	}
 	start := int(p.next.Add(1) % uint32(n))
+	if p.leastConn {
+		return p.pickLeast(start, tried, nowNano)
+	}
 	var fallback *endpoint
 	for i := 0; i < n; i++ {
 		e := p.eps[(start+i)%n]
@@ -139,4 +149,32 @@ func (p *pool) findInstance(app, index string) *endpoint {
 		}
 	}
 	return nil
+}
+
+// pickLeast returns the untried, non-ejected endpoint with the fewest
+// requests in flight; ties go to the first from start, so equal endpoints
+// still share the load in turn.
+func (p *pool) pickLeast(start int, tried []*endpoint, nowNano int64) *endpoint {
+	n := len(p.eps)
+	var best, fallback *endpoint
+	var bestActive int64
+	for i := 0; i < n; i++ {
+		e := p.eps[(start+i)%n]
+		if wasTried(tried, e) {
+			continue
+		}
+		if e.ejected(nowNano) {
+			if fallback == nil {
+				fallback = e
+			}
+			continue
+		}
+		if a := e.active.Load(); best == nil || a < bestActive {
+			best, bestActive = e, a
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return fallback
 }

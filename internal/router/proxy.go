@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Canonical header keys (http.CanonicalHeaderKey of gorouter's spellings),
@@ -123,9 +121,10 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.w }
 
 // proxy is the reverse proxy plus the round tripper that picks endpoints.
 type proxy struct {
-	rt *Router
-	rp *httputil.ReverseProxy
-	tr *http.Transport
+	rt     *Router
+	rp     *httputil.ReverseProxy
+	tr     *http.Transport
+	dialer *net.Dialer
 }
 
 type bufferPool struct{ p sync.Pool }
@@ -142,6 +141,7 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 func newProxy(r *Router) *proxy {
 	p := &proxy{rt: r}
 	dialer := &net.Dialer{Timeout: r.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	p.dialer = dialer
 	p.tr = &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
@@ -155,7 +155,7 @@ func newProxy(r *Router) *proxy {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p,
-		FlushInterval:  -1,
+		FlushInterval:  0, // flush at once only for streams (unknown length, SSE); see proxy.go
 		ErrorLog:       slog.NewLogLogger(r.log.Handler(), slog.LevelDebug),
 		BufferPool:     &bufferPool{},
 		ModifyResponse: p.modifyResponse,
@@ -181,9 +181,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	st.rw.w = w
 	st.tried = st.triedB[:0]
 	defer r.finish(st)
-	if id, err := uuid.NewRandom(); err == nil {
-		st.requestID = id.String()
-	}
+	st.requestID = r.ids.next()
 
 	host := requestHost(req.Host)
 	if host == "" {
@@ -218,6 +216,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	} else {
 		st.sticky = stickyFromRequest(req, r.cfg.StickyCookieNames)
 	}
+	if fastEligible(req) {
+		r.proxy.serveFast(st, req)
+		return
+	}
 	r.proxy.rp.ServeHTTP(&st.rw, req.WithContext(context.WithValue(req.Context(), stateKey{}, st)))
 }
 
@@ -248,6 +250,11 @@ func (r *Router) writeError(st *reqState, code int, routerErr, msg string) {
 
 func (r *Router) finish(st *reqState) {
 	st.end = time.Now()
+	status := st.rw.status
+	if status == 0 {
+		status = st.status
+	}
+	r.metrics.observe(status, st.end.Sub(st.start))
 	if st.ep != nil && st.ep.app != "" {
 		r.acc.enqueue(st)
 	}
@@ -325,7 +332,9 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.Host = ep.addr
 		setInstanceHeaders(req.Header, ep)
 		st.appStart = time.Now()
+		ep.active.Add(1)
 		res, err := p.tr.RoundTrip(req)
+		ep.active.Add(-1)
 		if err == nil {
 			ep.succeeded()
 			return res, nil
@@ -334,7 +343,9 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !isConnectError(err) || req.Context().Err() != nil {
 			return nil, err
 		}
+		p.rt.metrics.connectErrors.Add(1)
 		if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
+			p.rt.metrics.ejections.Add(1)
 			p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
 				"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
 		} else {
@@ -391,9 +402,16 @@ func (p *proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		http.Error(w, "502 Bad Gateway: Registered endpoint failed to handle the request.", http.StatusBadGateway)
 		return
 	}
-	if req.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	p.fail(st, req, err)
+}
+
+// fail answers 502 for a request no endpoint served, or records 499 when
+// the client went away.
+func (p *proxy) fail(st *reqState, req *http.Request, err error) {
+	if req.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		st.status = statusClientClosed
+		p.rt.metrics.clientClosed.Add(1)
 		return
 	}
 	addr := ""
@@ -402,6 +420,7 @@ func (p *proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 	}
 	p.rt.log.Info("backend-endpoint-failed", "uri", st.pool.uri, "address", addr,
 		"attempts", len(st.tried), "vcap_request_id", st.requestID, "error", err)
+	p.rt.metrics.backendErrors.Add(1)
 	reason := strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
 	p.rt.writeError(st, http.StatusBadGateway, "endpoint_failure ("+reason+")",
 		"Registered endpoint failed to handle the request.")

@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -18,6 +19,19 @@ import (
 // ErrUnsupportedRegistration is returned for registrations ingot's router
 // cannot honour safely (TLS-only backends, route services).
 var ErrUnsupportedRegistration = errors.New("unsupported route registration")
+
+// ErrInvalidLBAlgo is returned for an unknown options.lb_algo; the
+// endpoint is still registered.
+var ErrInvalidLBAlgo = errors.New("unknown load balancing algorithm")
+
+// Load balancing algorithms, as gorouter names them (balancing_algorithm
+// and a route's options.lb_algo).
+const (
+	LBRoundRobin      = "round-robin"
+	LBLeastConnection = "least-connection"
+)
+
+func validLBAlgo(a string) bool { return a == LBRoundRobin || a == LBLeastConnection }
 
 // EndpointInfo describes one registered endpoint in a Routes snapshot.
 type EndpointInfo struct {
@@ -38,6 +52,8 @@ type registry struct {
 	log         *slog.Logger
 	now         func() time.Time
 	staleGlobal time.Duration
+	// defaultAlgo balances routes whose registrations name none.
+	defaultAlgo string
 
 	mu     sync.Mutex
 	routes map[string]*routeEntry
@@ -50,7 +66,10 @@ type registry struct {
 
 type routeEntry struct {
 	uri routeURI
-	eps map[string]*regEndpoint // by address
+	// algo is the route's balancing algorithm from options.lb_algo; ""
+	// means the router's default.
+	algo string
+	eps  map[string]*regEndpoint // by address
 	// emptySince is when the last endpoint went away; the route answers
 	// 503 no_endpoints until it has been empty for the stale threshold.
 	emptySince time.Time
@@ -71,6 +90,7 @@ func newRegistry(staleGlobal time.Duration, log *slog.Logger) *registry {
 		staleGlobal: staleGlobal,
 		routes:      make(map[string]*routeEntry),
 		kick:        make(chan struct{}, 1),
+		defaultAlgo: LBRoundRobin,
 	}
 	r.tbl.Store(buildTable(nil, nil))
 	return r
@@ -107,6 +127,12 @@ func (r *registry) register(m *messages.RouterRegister) error {
 	}
 	now := r.now()
 	var errs []error
+	algo := m.Options["lb_algo"]
+	if algo != "" && !validLBAlgo(algo) {
+		errs = append(errs, fmt.Errorf("%w: %q (want %s or %s); using the route's current algorithm",
+			ErrInvalidLBAlgo, algo, LBRoundRobin, LBLeastConnection))
+		algo = ""
+	}
 	changed := false
 	r.mu.Lock()
 	for _, raw := range m.URIs {
@@ -121,10 +147,18 @@ func (r *registry) register(m *messages.RouterRegister) error {
 			re = &routeEntry{uri: u, eps: make(map[string]*regEndpoint, 1)}
 			r.routes[key] = re
 		}
+		if algo != "" && re.algo != algo {
+			re.algo = algo
+			re.snap = nil
+			changed = true
+		}
 		cur := re.eps[addr]
 		if cur != nil && cur.ep.sameAs(m.App, m.PrivateInstanceID, m.PrivateInstanceIndex, m.Tags) {
 			cur.updated, cur.stale = now, stale
 			continue
+		}
+		if cur != nil {
+			cur.ep.idle.close()
 		}
 		re.eps[addr] = &regEndpoint{
 			ep:      newEndpoint(addr, m.App, m.PrivateInstanceID, m.PrivateInstanceIndex, maps.Clone(m.Tags)),
@@ -171,6 +205,7 @@ func (r *registry) unregister(m *messages.RouterRegister) error {
 			continue
 		}
 		delete(re.eps, addr)
+		cur.ep.idle.close()
 		re.snap = nil
 		if len(re.eps) == 0 {
 			// An explicit unregister of the last endpoint removes the
@@ -201,6 +236,7 @@ func (r *registry) prune() (endpoints, routes int) {
 				continue
 			}
 			delete(re.eps, addr)
+			e.ep.idle.close()
 			re.snap = nil
 			endpoints++
 			r.log.Info("pruned-endpoint", "uri", key, "address", addr, "app_guid", e.ep.app,
@@ -245,7 +281,7 @@ func (r *registry) publish() {
 	wild := make([]bool, 0, len(r.routes))
 	for _, re := range r.routes {
 		if re.snap == nil {
-			re.snap = re.buildPool()
+			re.snap = re.buildPool(r.defaultAlgo)
 		}
 		pools = append(pools, re.snap)
 		wild = append(wild, re.uri.wildcard)
@@ -254,8 +290,13 @@ func (r *registry) publish() {
 	r.tbl.Store(buildTable(pools, wild))
 }
 
-func (re *routeEntry) buildPool() *pool {
+func (re *routeEntry) buildPool(defaultAlgo string) *pool {
+	algo := re.algo
+	if algo == "" {
+		algo = defaultAlgo
+	}
 	p := &pool{
+		leastConn:  algo == LBLeastConnection,
 		uri:        re.uri.key(),
 		host:       re.uri.host,
 		path:       re.uri.path,
@@ -296,4 +337,16 @@ func (r *registry) snapshot() map[string][]EndpointInfo {
 		out[key] = list
 	}
 	return out
+}
+
+// sweepIdle closes backend connections idle for longer than maxIdle.
+func (r *registry) sweepIdle(maxIdle time.Duration) {
+	nowNano := r.now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, re := range r.routes {
+		for _, e := range re.eps {
+			e.ep.idle.sweep(nowNano, maxIdle)
+		}
+	}
 }

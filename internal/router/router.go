@@ -1,10 +1,15 @@
 // Package router is ingot's HTTP router: a gorouter-compatible reverse proxy
 // whose routing table is built from router.register / router.unregister
-// messages on the bus. It balances round-robin over each route's endpoints,
-// keeps sticky sessions with __VCAP_ID__, proxies websockets and streaming
-// responses, retries other endpoints when a connect fails, ejects endpoints
-// that keep failing, prunes endpoints that stop re-registering, and writes
-// an RTR access-log line into each app's log.
+// messages on the bus. It balances round-robin or least-connection
+// (options.lb_algo) over each route's endpoints, keeps sticky sessions with
+// __VCAP_ID__, proxies websockets and streaming responses, retries other
+// endpoints when a connect fails, ejects endpoints that keep failing,
+// prunes endpoints that stop re-registering, and writes an RTR access-log
+// line into each app's log. Clients may speak HTTP/1.1 or HTTP/2 (h2c, or
+// h2 over TLS terminated with a certificate per domain chosen by SNI);
+// backends are spoken to over pooled HTTP/1.1 keep-alive connections on
+// the request's own goroutine (fastpath.go). Prometheus metrics are served
+// on a separate address.
 package router
 
 import (
@@ -78,6 +83,19 @@ type Config struct {
 	// EjectFor.
 	EjectAfterFailures int
 	EjectFor           time.Duration
+	// TLSAddr is where TLS connections are terminated (empty = off); it
+	// needs Certificates, chosen per connection by SNI.
+	TLSAddr      string
+	Certificates []CertFiles
+	// DisableHTTP2 turns off HTTP/2 from clients (h2 over TLS, h2c on
+	// the plain listener). Backends are always spoken to in HTTP/1.1.
+	DisableHTTP2 bool
+	// MetricsAddr is where Prometheus metrics are served (GET /metrics);
+	// empty turns them off.
+	MetricsAddr string
+	// LBAlgo balances routes whose registrations set no options.lb_algo:
+	// LBRoundRobin (default) or LBLeastConnection.
+	LBAlgo string
 }
 
 func (c *Config) applyDefaults() {
@@ -107,6 +125,9 @@ func (c *Config) applyDefaults() {
 	if c.EjectAfterFailures == 0 {
 		c.EjectAfterFailures = DefaultEjectAfterFailures
 	}
+	if c.LBAlgo == "" {
+		c.LBAlgo = LBRoundRobin
+	}
 	if len(c.StickyCookieNames) == 0 {
 		c.StickyCookieNames = []string{"JSESSIONID"}
 	}
@@ -126,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 {
 		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint and eject_after_failures must not be negative"))
+	}
+	if !validLBAlgo(c.LBAlgo) {
+		errs = append(errs, fmt.Errorf("lb_algo must be %s or %s, not %q", LBRoundRobin, LBLeastConnection, c.LBAlgo))
 	}
 	for _, n := range c.StickyCookieNames {
 		if n == "" || strings.ContainsAny(n, " \t;=,\"") {
@@ -154,6 +178,12 @@ type Router struct {
 	reg   *registry
 	proxy *proxy
 	acc   *accessLog
+	ids   *idGen
+
+	metrics   *metrics
+	metricsLn net.Listener // nil when MetricsAddr is empty
+	tlsLn     net.Listener // nil when TLSAddr is empty
+	metricSrv *http.Server
 
 	index string // router index, the access log instance id
 	start messages.RouterStart
@@ -180,9 +210,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	ln, tlsLn, mln, err := listen(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("router listen on %s: %w", cfg.ListenAddr, err)
+		return nil, err
 	}
 	log = log.With("component", "router", "router_id", cfg.ID)
 	r := &Router{
@@ -193,7 +223,20 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		reg:          newRegistry(cfg.StaleThreshold, log),
 		index:        routerIndex(cfg.ID),
 		drainTimeout: defaultDrainTimeout,
+		ids:          newIDGen(),
+		metrics:      &metrics{},
+		metricsLn:    mln,
+		tlsLn:        tlsLn,
 	}
+	if mln != nil {
+		r.metricSrv = &http.Server{
+			Handler:           http.HandlerFunc(r.serveMetrics),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       90 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
+	r.reg.defaultAlgo = cfg.LBAlgo
 	r.start = messages.RouterStart{
 		ID:                               cfg.ID,
 		Hosts:                            []string{advertisedIP(ln.Addr())},
@@ -210,12 +253,21 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return r.baseCtx },
+		Protocols:         protocols(&cfg),
 	}
 	return r, nil
 }
 
 // Addr is the address the router listens on.
 func (r *Router) Addr() string { return r.ln.Addr().String() }
+
+// MetricsAddr is the address metrics are served on; "" when off.
+func (r *Router) MetricsAddr() string {
+	if r.metricsLn == nil {
+		return ""
+	}
+	return r.metricsLn.Addr().String()
+}
 
 // Routes is a snapshot of the registry: normalised uri → endpoints.
 func (r *Router) Routes() map[string][]EndpointInfo { return r.reg.snapshot() }
@@ -233,7 +285,11 @@ func (r *Router) Run(ctx context.Context) error {
 	defer r.baseCancel()
 	subs, err := r.subscribe()
 	if err != nil {
-		_ = r.ln.Close()
+		for _, l := range []net.Listener{r.ln, r.tlsLn, r.metricsLn} {
+			if l != nil {
+				_ = l.Close()
+			}
+		}
 		return err
 	}
 	defer func() {
@@ -258,9 +314,19 @@ func (r *Router) Run(ctx context.Context) error {
 	go func() { defer close(accDone); r.acc.run(accCtx) }()
 
 	r.publishStart("start")
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- r.srv.Serve(r.ln) }()
-	r.log.Info("router-started", "addr", r.Addr())
+	if r.tlsLn != nil {
+		go func() {
+			if err := r.srv.Serve(r.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+	if r.metricSrv != nil {
+		go func() { _ = r.metricSrv.Serve(r.metricsLn) }()
+	}
+	r.log.Info("router-started", "addr", r.Addr(), "tls_addr", r.TLSAddr(), "metrics_addr", r.MetricsAddr())
 
 	var runErr error
 	select {
@@ -269,6 +335,9 @@ func (r *Router) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("router serve: %w", err)
 	}
 	cancel()
+	if r.metricSrv != nil {
+		_ = r.metricSrv.Close()
+	}
 	r.shutdown()
 	wg.Wait()
 	accCancel()
@@ -313,6 +382,7 @@ func (r *Router) pruneLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			r.reg.sweepIdle(r.proxy.tr.IdleConnTimeout)
 			if !r.deps.Bus.Connected() {
 				r.reg.freshen()
 				r.pruneSkipped.Add(1)
