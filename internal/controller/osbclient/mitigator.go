@@ -28,7 +28,9 @@ type Task struct {
 	PlanID     string
 }
 
-func (t Task) key() string { return t.Client.URL() + "|" + t.Kind + "|" + t.InstanceID + "|" + t.BindingID }
+func (t Task) key() string {
+	return t.Client.URL() + "|" + t.Kind + "|" + t.InstanceID + "|" + t.BindingID
+}
 
 // MitigatorConfig paces a Mitigator.
 type MitigatorConfig struct {
