@@ -76,6 +76,8 @@ type Controller struct {
 
 	rt *runtimeView
 
+	svc *services
+
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 }
@@ -114,6 +116,10 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
+	svc, err := newServices(cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("controller: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("controller: listen on %s: %w", cfg.ListenAddr, err)
@@ -133,6 +139,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 		uploadSem:  make(chan struct{}, maxConcurrentUploads),
 		stagingSem: make(chan struct{}, maxConcurrentStagings),
 		rt:         newRuntimeView(cfg.AdvertisementTTL, cfg.HeartbeatTTL),
+		svc:        svc,
 		rnd:        rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), rand.Uint64())),
 	}
 	c.issuer = auth.NewIssuer(key, u+"/oauth/token", cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
@@ -177,6 +184,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.goBackground(c.placeWorker)
 	}
 	c.goBackground(c.janitor)
+	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
+	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)
 	c.deps.Bus.OnReconnect(func() { c.locateDEAs() })
 	c.locateDEAs()

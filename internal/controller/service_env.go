@@ -1,0 +1,227 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/ingot-paas/ingot/internal/controller/osbclient"
+	"github.com/ingot-paas/ingot/internal/store"
+)
+
+// vcapServiceEntry is one binding in VCAP_SERVICES, in Cloud Foundry's
+// shape (ccng's service_binding_presenter).
+type vcapServiceEntry struct {
+	Label          string          `json:"label"`
+	Provider       *string         `json:"provider,omitempty"`
+	Plan           string          `json:"plan,omitempty"`
+	Name           string          `json:"name"`
+	Tags           []string        `json:"tags"`
+	InstanceGUID   string          `json:"instance_guid"`
+	InstanceName   string          `json:"instance_name"`
+	BindingGUID    string          `json:"binding_guid"`
+	BindingName    *string         `json:"binding_name"`
+	Credentials    map[string]any  `json:"credentials"`
+	SyslogDrainURL *string         `json:"syslog_drain_url"`
+	VolumeMounts   json.RawMessage `json:"volume_mounts"`
+}
+
+// serviceEnv is what an app's bindings add to its environment.
+type serviceEnv struct {
+	// VCAPServices maps a label to its bindings.
+	VCAPServices map[string][]vcapServiceEntry
+	// Env holds DATABASE_URL and REDIS_URL (from the first bound
+	// PostgreSQL or MySQL, and Redis, service with a "uri" credential).
+	Env map[string]string
+}
+
+// appServiceEnv builds an app's VCAP_SERVICES from its bindings whose
+// creation succeeded, in binding order.
+func (c *Controller) appServiceEnv(ctx context.Context, appGUID string) (*serviceEnv, error) {
+	st := c.deps.Store
+	out := &serviceEnv{VCAPServices: map[string][]vcapServiceEntry{}, Env: map[string]string{}}
+	bs, err := st.ServiceBindings().List(ctx, store.ListOptions{AppGUIDs: []string{appGUID}, Types: []string{store.BindingApp}})
+	if err != nil {
+		return nil, fmt.Errorf("list bindings of app %s: %w", appGUID, err)
+	}
+	for _, b := range bs {
+		if b.LastOperation.Type != store.OpCreate || b.LastOperation.State != store.OpSucceeded {
+			continue
+		}
+		si, err := st.ServiceInstances().Get(ctx, b.ServiceInstanceGUID)
+		if err != nil {
+			continue // deleted concurrently
+		}
+		e := vcapServiceEntry{Name: si.Name, InstanceGUID: si.GUID, InstanceName: si.Name, BindingGUID: b.GUID,
+			Tags: []string{}, VolumeMounts: volumeMounts(b.VolumeMounts)}
+		if b.Name != "" {
+			n := b.Name
+			e.Name, e.BindingName = n, &n
+		}
+		creds, drain := b.Credentials, b.SyslogDrainURL
+		if si.Type == store.InstanceUserProvided {
+			e.Label = "user-provided"
+			creds, drain = si.Credentials, si.SyslogDrainURL
+		} else {
+			p, err := st.ServicePlans().Get(ctx, si.PlanGUID)
+			if err != nil {
+				continue
+			}
+			o, err := st.ServiceOfferings().Get(ctx, p.OfferingGUID)
+			if err != nil {
+				continue
+			}
+			e.Label, e.Plan = o.Name, p.Name
+			e.Tags = append(e.Tags, o.Tags...)
+		}
+		e.Tags = append(e.Tags, si.Tags...)
+		if creds == nil {
+			creds = map[string]any{}
+		}
+		e.Credentials = creds
+		if drain != "" {
+			e.SyslogDrainURL = &drain
+		}
+		out.VCAPServices[e.Label] = append(out.VCAPServices[e.Label], e)
+		if uri, ok := creds["uri"].(string); ok {
+			if u, err := url.Parse(uri); err == nil {
+				switch strings.ToLower(u.Scheme) {
+				case "postgres", "postgresql", "mysql", "mysql2":
+					if out.Env["DATABASE_URL"] == "" {
+						out.Env["DATABASE_URL"] = uri
+					}
+				case "redis", "rediss":
+					if out.Env["REDIS_URL"] == "" {
+						out.Env["REDIS_URL"] = uri
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// JSON renders VCAP_SERVICES.
+func (e *serviceEnv) JSON() json.RawMessage {
+	b, err := json.Marshal(e.VCAPServices)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}
+
+// unbindApp removes every binding of an app (before the app is deleted).
+func (c *Controller) unbindApp(ctx context.Context, appGUID string) error {
+	bs, err := c.deps.Store.ServiceBindings().List(ctx, store.ListOptions{AppGUIDs: []string{appGUID}})
+	if err != nil {
+		return fmt.Errorf("list bindings of app %s: %w", appGUID, err)
+	}
+	for _, b := range bs {
+		if err := c.unbindNow(ctx, "", b.GUID); err != nil {
+			return fmt.Errorf("unbind app %s from service instance %s: %w", appGUID, b.ServiceInstanceGUID, err)
+		}
+	}
+	return nil
+}
+
+// resumeServiceOperations follows, after a restart, the asynchronous
+// broker operations a previous run was polling, and fails operations that
+// were cut off before the broker answered (a create is then
+// orphan-mitigated; the failed record stays so the user sees it).
+func (c *Controller) resumeServiceOperations(ctx context.Context) {
+	st := c.deps.Store
+	sis, err := st.ServiceInstances().List(ctx, store.ListOptions{Types: []string{store.InstanceManaged}})
+	if err != nil {
+		c.log.Error("service-resume-failed", "error", err)
+		return
+	}
+	for _, si := range sis {
+		op := si.LastOperation
+		if op.State != store.OpInProgress {
+			continue
+		}
+		guid := si.GUID
+		if op.BrokerOperation == "" && op.Type != store.OpDelete {
+			// The broker's answer was lost with the previous run.
+			if op.Type == store.OpCreate {
+				if pc, err := c.planCtx(ctx, si.PlanGUID); err == nil {
+					c.svc.mitigator.Enqueue(osbclient.Task{Kind: osbclient.TaskDeprovision, Client: pc.client,
+						InstanceID: guid, ServiceID: pc.offering.CatalogID, PlanID: pc.plan.CatalogID})
+				}
+			}
+			c.setInstanceOp(ctx, guid, lastOp(op.Type, store.OpFailed, "The controller restarted before the service broker answered"))
+			continue
+		}
+		select {
+		case c.svc.sem <- struct{}{}:
+		default:
+			c.setInstanceOp(ctx, guid, lastOp(op.Type, store.OpFailed, "Too many service operations to resume"))
+			continue
+		}
+		c.goBackground(func(ctx context.Context) {
+			defer func() { <-c.svc.sem }()
+			var err error
+			if op.Type == store.OpDelete && op.BrokerOperation == "" {
+				err = c.deprovisionInstance(ctx, "", guid)
+			} else {
+				var pc *planContext
+				if pc, err = c.planCtx(ctx, si.PlanGUID); err == nil {
+					unlock := c.svc.locks.Lock(guid)
+					err = c.followInstanceOp(ctx, "", guid, op.Type, pc, op.BrokerOperation, nil)
+					unlock()
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("service-operation-resume-failed", "service_instance_guid", guid, "error", err)
+			}
+		})
+	}
+	bs, err := st.ServiceBindings().List(ctx, store.ListOptions{})
+	if err != nil {
+		c.log.Error("service-resume-failed", "error", err)
+		return
+	}
+	for _, b := range bs {
+		if b.LastOperation.State != store.OpInProgress {
+			continue
+		}
+		guid := b.GUID
+		if b.LastOperation.Type == store.OpCreate && b.LastOperation.BrokerOperation == "" {
+			// The bind's answer was lost: drop the record, mitigate.
+			if si, err := st.ServiceInstances().Get(ctx, b.ServiceInstanceGUID); err == nil {
+				if pc, err := c.planCtx(ctx, si.PlanGUID); err == nil {
+					c.svc.mitigator.Enqueue(osbclient.Task{Kind: osbclient.TaskUnbind, Client: pc.client, InstanceID: si.GUID,
+						BindingID: guid, ServiceID: pc.offering.CatalogID, PlanID: pc.plan.CatalogID})
+				}
+			}
+			_ = ignoreNotFound(st.ServiceBindings().Delete(ctx, guid))
+			continue
+		}
+		select {
+		case c.svc.sem <- struct{}{}:
+		default:
+			continue
+		}
+		op, siGUID := b.LastOperation, b.ServiceInstanceGUID
+		c.goBackground(func(ctx context.Context) {
+			defer func() { <-c.svc.sem }()
+			var err error
+			if op.Type == store.OpCreate {
+				var si *store.ServiceInstance
+				var pc *planContext
+				if si, err = st.ServiceInstances().Get(ctx, siGUID); err == nil {
+					if pc, err = c.planCtx(ctx, si.PlanGUID); err == nil {
+						err = c.followBindOp(ctx, "", guid, store.OpCreate, pc, siGUID, op.BrokerOperation)
+					}
+				}
+			} else {
+				err = c.unbindNow(ctx, "", guid)
+			}
+			if err != nil && ctx.Err() == nil {
+				c.log.Warn("service-operation-resume-failed", "service_binding_guid", guid, "error", err)
+			}
+		})
+	}
+}
