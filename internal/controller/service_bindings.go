@@ -104,7 +104,9 @@ func (c *Controller) createServiceBinding(w http.ResponseWriter, r *http.Request
 	}
 	guid := b.GUID
 	return c.serviceJob(w, r, "service_bindings.create", "service_credential_binding", guid,
-		func(ctx context.Context, job string) ([]string, error) { return nil, c.bindNow(userCtx(ctx), job, guid) })
+		func(ctx context.Context, job string) ([]string, error) {
+			return nil, c.bindNow(userCtx(ctx), job, guid)
+		})
 }
 
 func bindingDupErr(err error, b *store.ServiceBinding) error {
@@ -275,7 +277,9 @@ func (c *Controller) deleteServiceBinding(w http.ResponseWriter, r *http.Request
 	}
 	guid := b.GUID
 	return c.serviceJob(w, r, "service_bindings.delete", "service_credential_binding", guid,
-		func(ctx context.Context, job string) ([]string, error) { return nil, c.unbindNow(userCtx(ctx), job, guid) })
+		func(ctx context.Context, job string) ([]string, error) {
+			return nil, c.unbindNow(userCtx(ctx), job, guid)
+		})
 }
 
 func (c *Controller) listServiceBindings(w http.ResponseWriter, r *http.Request) error {
