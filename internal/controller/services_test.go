@@ -195,7 +195,7 @@ func TestUserProvidedService(t *testing.T) {
 	space := h.defaultSpace()
 	var si instanceJSON
 	h.do("POST", "/v3/service_instances", map[string]any{"type": "user-provided", "name": "ups",
-		"credentials": map[string]any{"uri": "mysql://u:p@db.example:3306/app", "n": 1},
+		"credentials":      map[string]any{"uri": "mysql://u:p@db.example:3306/app", "n": 1},
 		"syslog_drain_url": "syslog-tls://logs.example:6514", "route_service_url": "https://rs.example",
 		"tags": []string{"mine"}, "relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": space}}}}, 201, &si)
 	if si.Type != "user-provided" || si.LastOperation.State != "succeeded" {
