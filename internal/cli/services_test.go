@@ -27,7 +27,9 @@ type memProvider struct {
 	bindings map[string]bool
 }
 
-func (p *memProvider) ValidateInstanceParameters(context.Context, string, json.RawMessage) error { return nil }
+func (p *memProvider) ValidateInstanceParameters(context.Context, string, json.RawMessage) error {
+	return nil
+}
 func (p *memProvider) ValidateBindingParameters(context.Context, *osb.Instance, json.RawMessage) error {
 	return nil
 }
