@@ -3,10 +3,13 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/ingot-paas/ingot/internal/controller/apierr"
+	"github.com/ingot-paas/ingot/internal/controller/manifest"
 	"github.com/ingot-paas/ingot/internal/controller/osbclient"
 	"github.com/ingot-paas/ingot/internal/store"
 )
@@ -224,4 +227,71 @@ func (c *Controller) resumeServiceOperations(ctx context.Context) {
 			}
 		})
 	}
+}
+
+// applyServices binds the service instances a manifest lists to its app
+// (those already bound are left alone), synchronously, inside the
+// apply_manifest job.
+func (c *Controller) applyServices(ctx context.Context, spaceGUID string, ma *manifest.Application) error {
+	if len(ma.Services) == 0 {
+		return nil
+	}
+	st := c.deps.Store
+	apps, err := st.Apps().List(ctx, store.ListOptions{Names: []string{ma.Name}, SpaceGUIDs: []string{spaceGUID}})
+	if err != nil {
+		return err
+	}
+	if len(apps) == 0 {
+		return fmt.Errorf("app %s vanished while applying its manifest", ma.Name)
+	}
+	app := apps[0]
+	for _, sb := range ma.Services {
+		sis, err := st.ServiceInstances().List(ctx, store.ListOptions{Names: []string{sb.Name}, SpaceGUIDs: []string{spaceGUID}})
+		if err != nil {
+			return err
+		}
+		if len(sis) == 0 {
+			return apierr.Unprocessable("Service instance '%s' not found", sb.Name)
+		}
+		si := sis[0]
+		existing, err := st.ServiceBindings().List(ctx, store.ListOptions{AppGUIDs: []string{app.GUID},
+			ServiceInstanceGUIDs: []string{si.GUID}, Types: []string{store.BindingApp}})
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			continue
+		}
+		if op := si.LastOperation; (op.Type == store.OpCreate && op.State != store.OpSucceeded) || op.Type == store.OpDelete {
+			return apierr.Unprocessable("Service instance '%s' is not ready to be bound (%s %s)", sb.Name,
+				si.LastOperation.Type, si.LastOperation.State)
+		}
+		b := &store.ServiceBinding{Meta: store.Meta{GUID: newGUID()}, Type: store.BindingApp, Name: sb.BindingName,
+			ServiceInstanceGUID: si.GUID, AppGUID: app.GUID}
+		if sb.Parameters != nil {
+			raw, err := json.Marshal(sb.Parameters)
+			if err != nil {
+				return apierr.Unprocessable("Parameters of service %s: %v", sb.Name, err)
+			}
+			b.Parameters = string(raw)
+		}
+		if si.Type == store.InstanceUserProvided {
+			b.LastOperation = lastOp(store.OpCreate, store.OpSucceeded, "Operation succeeded")
+			if err := st.ServiceBindings().Create(ctx, b); err != nil && !errors.Is(err, store.ErrDuplicate) {
+				return err
+			}
+			continue
+		}
+		b.LastOperation = lastOp(store.OpCreate, store.OpInProgress, "")
+		if err := st.ServiceBindings().Create(ctx, b); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				continue
+			}
+			return err
+		}
+		if err := c.bindNow(ctx, "", b.GUID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -270,3 +270,46 @@ func TestBrokerPasswordSealing(t *testing.T) {
 		t.Fatal("garbage opened")
 	}
 }
+
+func TestManifestServices(t *testing.T) {
+	b := newBadBroker(t)
+	h := newHarness(t, fastBrokerPolls)
+	h.registerBroker("flaky", b.srv.URL, "u", "p")
+	space := h.defaultSpace()
+	h.createManaged("db", h.planGUID("flaky", "ok"))
+	h.do("POST", "/v3/service_instances", map[string]any{"type": "user-provided", "name": "ext",
+		"credentials":   map[string]any{"uri": "redis://h:6379"},
+		"relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": space}}}}, 201, nil)
+
+	j := h.applyManifest("applications:\n- name: mapp\n  no-route: true\n  services:\n  - ext\n  - name: db\n    binding_name: main-db\n    parameters: {role: rw}\n")
+	if j.State != "COMPLETE" {
+		t.Fatalf("apply_manifest: %+v", j)
+	}
+	app := h.appByName("mapp")
+	var env struct {
+		System struct {
+			VCAPServices map[string][]vcapEntry `json:"VCAP_SERVICES"`
+			RedisURL     string                 `json:"REDIS_URL"`
+		} `json:"system_env_json"`
+	}
+	h.do("GET", "/v3/apps/"+app.GUID+"/env", nil, 200, &env)
+	flaky, ups := env.System.VCAPServices["flaky"], env.System.VCAPServices["user-provided"]
+	if len(flaky) != 1 || flaky[0].Name != "main-db" || flaky[0].BindingName == nil || *flaky[0].BindingName != "main-db" ||
+		flaky[0].InstanceName != "db" || len(ups) != 1 || ups[0].Name != "ext" {
+		t.Fatalf("VCAP_SERVICES = %+v", env.System.VCAPServices)
+	}
+	if env.System.RedisURL != "redis://h:6379" {
+		t.Errorf("REDIS_URL = %q, want the first bound redis uri (ext's)", env.System.RedisURL)
+	}
+	// Applying again binds nothing twice.
+	if j := h.applyManifest("applications:\n- name: mapp\n  no-route: true\n  services: [ext, db]\n"); j.State != "COMPLETE" {
+		t.Fatalf("second apply: %+v", j)
+	}
+	if bs, _ := h.store.ServiceBindings().List(context.Background(), store.ListOptions{AppGUIDs: []string{app.GUID}}); len(bs) != 2 {
+		t.Fatalf("bindings = %d, want 2", len(bs))
+	}
+	j = h.applyManifest("applications:\n- name: mapp\n  services: [missing]\n")
+	if j.State != "FAILED" || !strings.Contains(j.Errors[0].Detail, "Service instance 'missing' not found") {
+		t.Fatalf("apply with a missing service: %+v", j)
+	}
+}
