@@ -132,6 +132,11 @@ func (c *Controller) bindNow(ctx context.Context, jobGUID, guid string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.mutateBinding(ctx, guid, func(b *store.ServiceBinding) {
+		b.LastOperation = withJob(lastOp(store.OpCreate, store.OpInProgress, ""), jobGUID)
+	}); err != nil {
+		return err
+	}
 	drop := func(err error) error {
 		if derr := c.deps.Store.ServiceBindings().Delete(context.WithoutCancel(ctx), guid); derr != nil && !errors.Is(derr, store.ErrNotFound) {
 			c.log.Error("service-binding-cleanup-failed", "service_binding_guid", guid, "error", derr)
@@ -173,7 +178,7 @@ func (c *Controller) saveBinding(ctx context.Context, guid string, br *osb.Bindi
 
 // followBindOp polls an asynchronous bind or unbind to its end.
 func (c *Controller) followBindOp(ctx context.Context, jobGUID, guid, typ string, pc *planContext, siGUID, operation string) error {
-	op := lastOp(typ, store.OpInProgress, "")
+	op := withJob(lastOp(typ, store.OpInProgress, ""), jobGUID)
 	op.BrokerOperation = operation
 	if err := c.mutateBinding(ctx, guid, func(b *store.ServiceBinding) { b.LastOperation = op }); err != nil {
 		return err
@@ -240,6 +245,11 @@ func (c *Controller) unbindNow(ctx context.Context, jobGUID, guid string) error 
 		}
 		_ = c.mutateBinding(ctx, guid, func(b *store.ServiceBinding) { b.LastOperation = lastOp(store.OpDelete, store.OpFailed, desc) })
 		return e
+	}
+	if err := c.mutateBinding(ctx, guid, func(b *store.ServiceBinding) {
+		b.LastOperation = withJob(lastOp(store.OpDelete, store.OpInProgress, ""), jobGUID)
+	}); err != nil {
+		return ignoreNotFound(err)
 	}
 	pc, err := c.planCtx(ctx, si.PlanGUID)
 	if err != nil {

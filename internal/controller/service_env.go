@@ -130,11 +130,13 @@ func (c *Controller) unbindApp(ctx context.Context, appGUID string) error {
 }
 
 // resumeServiceOperations follows, after a restart, the asynchronous
-// broker operations a previous run was polling, and fails operations that
-// were cut off before the broker answered (a create is then
-// orphan-mitigated; the failed record stays so the user sees it).
+// broker operations a previous run was polling and finishes their jobs. An
+// operation cut off before the broker answered is failed (a create is then
+// orphan-mitigated and its record kept failed, so the user sees it; a bind
+// record is dropped), except a delete, which is simply sent again.
 func (c *Controller) resumeServiceOperations(ctx context.Context) {
 	st := c.deps.Store
+	lost := apierr.Unprocessable("The controller restarted before the service broker answered; try again")
 	sis, err := st.ServiceInstances().List(ctx, store.ListOptions{Types: []string{store.InstanceManaged}})
 	if err != nil {
 		c.log.Error("service-resume-failed", "error", err)
@@ -145,41 +147,29 @@ func (c *Controller) resumeServiceOperations(ctx context.Context) {
 		if op.State != store.OpInProgress {
 			continue
 		}
-		guid := si.GUID
+		guid, planGUID := si.GUID, si.PlanGUID
 		if op.BrokerOperation == "" && op.Type != store.OpDelete {
-			// The broker's answer was lost with the previous run.
 			if op.Type == store.OpCreate {
-				if pc, err := c.planCtx(ctx, si.PlanGUID); err == nil {
+				if pc, err := c.planCtx(ctx, planGUID); err == nil {
 					c.svc.mitigator.Enqueue(osbclient.Task{Kind: osbclient.TaskDeprovision, Client: pc.client,
 						InstanceID: guid, ServiceID: pc.offering.CatalogID, PlanID: pc.plan.CatalogID})
 				}
 			}
-			c.setInstanceOp(ctx, guid, lastOp(op.Type, store.OpFailed, "The controller restarted before the service broker answered"))
+			c.setInstanceOp(ctx, guid, lastOp(op.Type, store.OpFailed, lost.Detail))
+			c.finishResumedJob(ctx, op.JobGUID, lost)
 			continue
 		}
-		select {
-		case c.svc.sem <- struct{}{}:
-		default:
-			c.setInstanceOp(ctx, guid, lastOp(op.Type, store.OpFailed, "Too many service operations to resume"))
-			continue
-		}
-		c.goBackground(func(ctx context.Context) {
-			defer func() { <-c.svc.sem }()
-			var err error
-			if op.Type == store.OpDelete && op.BrokerOperation == "" {
-				err = c.deprovisionInstance(ctx, "", guid)
-			} else {
-				var pc *planContext
-				if pc, err = c.planCtx(ctx, si.PlanGUID); err == nil {
-					unlock := c.svc.locks.Lock(guid)
-					err = c.followInstanceOp(ctx, "", guid, op.Type, pc, op.BrokerOperation, nil)
-					unlock()
-				}
+		c.resume(ctx, func(ctx context.Context) error {
+			if op.BrokerOperation == "" { // an interrupted delete: send it again
+				return c.deprovisionInstance(ctx, op.JobGUID, guid)
 			}
-			if err != nil && ctx.Err() == nil {
-				c.log.Warn("service-operation-resume-failed", "service_instance_guid", guid, "error", err)
+			pc, err := c.planCtx(ctx, planGUID)
+			if err != nil {
+				return err
 			}
-		})
+			defer c.svc.locks.Lock(guid)()
+			return c.followInstanceOp(ctx, op.JobGUID, guid, op.Type, pc, op.BrokerOperation, nil)
+		}, op.JobGUID, "service_instance_guid", guid)
 	}
 	bs, err := st.ServiceBindings().List(ctx, store.ListOptions{})
 	if err != nil {
@@ -187,45 +177,65 @@ func (c *Controller) resumeServiceOperations(ctx context.Context) {
 		return
 	}
 	for _, b := range bs {
-		if b.LastOperation.State != store.OpInProgress {
+		op := b.LastOperation
+		if op.State != store.OpInProgress {
 			continue
 		}
-		guid := b.GUID
-		if b.LastOperation.Type == store.OpCreate && b.LastOperation.BrokerOperation == "" {
-			// The bind's answer was lost: drop the record, mitigate.
-			if si, err := st.ServiceInstances().Get(ctx, b.ServiceInstanceGUID); err == nil {
+		guid, siGUID := b.GUID, b.ServiceInstanceGUID
+		if op.Type == store.OpCreate && op.BrokerOperation == "" {
+			if si, err := st.ServiceInstances().Get(ctx, siGUID); err == nil && si.Type == store.InstanceManaged {
 				if pc, err := c.planCtx(ctx, si.PlanGUID); err == nil {
 					c.svc.mitigator.Enqueue(osbclient.Task{Kind: osbclient.TaskUnbind, Client: pc.client, InstanceID: si.GUID,
 						BindingID: guid, ServiceID: pc.offering.CatalogID, PlanID: pc.plan.CatalogID})
 				}
 			}
 			_ = ignoreNotFound(st.ServiceBindings().Delete(ctx, guid))
+			c.finishResumedJob(ctx, op.JobGUID, lost)
 			continue
 		}
-		select {
-		case c.svc.sem <- struct{}{}:
-		default:
-			continue
+		c.resume(ctx, func(ctx context.Context) error {
+			if op.Type != store.OpCreate {
+				return c.unbindNow(ctx, op.JobGUID, guid)
+			}
+			si, err := st.ServiceInstances().Get(ctx, siGUID)
+			if err != nil {
+				return err
+			}
+			pc, err := c.planCtx(ctx, si.PlanGUID)
+			if err != nil {
+				return err
+			}
+			return c.followBindOp(ctx, op.JobGUID, guid, store.OpCreate, pc, siGUID, op.BrokerOperation)
+		}, op.JobGUID, "service_binding_guid", guid)
+	}
+}
+
+// resume runs a resumed operation on the service pool and finishes its
+// job.
+func (c *Controller) resume(ctx context.Context, run func(ctx context.Context) error, jobGUID, key, guid string) {
+	select { // resumes may wait for a slot
+	case c.svc.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	c.goBackground(func(ctx context.Context) {
+		defer func() { <-c.svc.sem }()
+		err := run(ctx)
+		if ctx.Err() != nil {
+			return // stopping again: the next start resumes it
 		}
-		op, siGUID := b.LastOperation, b.ServiceInstanceGUID
-		c.goBackground(func(ctx context.Context) {
-			defer func() { <-c.svc.sem }()
-			var err error
-			if op.Type == store.OpCreate {
-				var si *store.ServiceInstance
-				var pc *planContext
-				if si, err = st.ServiceInstances().Get(ctx, siGUID); err == nil {
-					if pc, err = c.planCtx(ctx, si.PlanGUID); err == nil {
-						err = c.followBindOp(ctx, "", guid, store.OpCreate, pc, siGUID, op.BrokerOperation)
-					}
-				}
-			} else {
-				err = c.unbindNow(ctx, "", guid)
-			}
-			if err != nil && ctx.Err() == nil {
-				c.log.Warn("service-operation-resume-failed", "service_binding_guid", guid, "error", err)
-			}
-		})
+		if err != nil {
+			c.log.Warn("service-operation-resume-failed", key, guid, "error", err)
+		} else {
+			c.log.Info("service-operation-resumed", key, guid)
+		}
+		c.finishResumedJob(ctx, jobGUID, err)
+	})
+}
+
+func (c *Controller) finishResumedJob(ctx context.Context, jobGUID string, err error) {
+	if jobGUID != "" {
+		c.finishJob(ctx, jobGUID, nil, err)
 	}
 }
 

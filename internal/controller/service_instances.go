@@ -249,6 +249,7 @@ func (c *Controller) provisionInstance(ctx context.Context, jobGUID, guid string
 		c.setInstanceOp(ctx, guid, lastOp(store.OpCreate, store.OpFailed, desc))
 		return e
 	}
+	c.setInstanceOp(ctx, guid, withJob(lastOp(store.OpCreate, store.OpInProgress, ""), jobGUID))
 	pc, err := c.planCtx(ctx, si.PlanGUID)
 	if err != nil {
 		return fail(err)
@@ -286,7 +287,7 @@ func (c *Controller) provisionInstance(ctx context.Context, jobGUID, guid string
 // onSuccess runs (and may change the record) when it succeeded. A delete
 // that succeeded (or is gone) deletes the record.
 func (c *Controller) followInstanceOp(ctx context.Context, jobGUID, guid, typ string, pc *planContext, operation string, onSuccess func(si *store.ServiceInstance)) error {
-	op := lastOp(typ, store.OpInProgress, "")
+	op := withJob(lastOp(typ, store.OpInProgress, ""), jobGUID)
 	op.BrokerOperation = operation
 	c.setInstanceOp(ctx, guid, op)
 	if jobGUID != "" {
@@ -294,7 +295,7 @@ func (c *Controller) followInstanceOp(ctx context.Context, jobGUID, guid, typ st
 	}
 	lo, err := osbclient.Poll(ctx, c.pollOptions(func(lo osbclient.LastOperation) {
 		if lo.Description != "" {
-			p := lastOp(typ, store.OpInProgress, lo.Description)
+			p := withJob(lastOp(typ, store.OpInProgress, lo.Description), jobGUID)
 			p.BrokerOperation = operation
 			c.setInstanceOp(ctx, guid, p)
 		}

@@ -166,6 +166,7 @@ func (c *Controller) updateInstanceAtBroker(ctx context.Context, jobGUID, guid, 
 		c.setInstanceOp(ctx, guid, lastOp(store.OpUpdate, store.OpFailed, desc))
 		return e
 	}
+	c.setInstanceOp(ctx, guid, withJob(lastOp(store.OpUpdate, store.OpInProgress, ""), jobGUID))
 	pc, err := c.planCtx(ctx, si.PlanGUID)
 	if err != nil {
 		return fail(err)
@@ -286,7 +287,7 @@ func (c *Controller) deprovisionInstance(ctx context.Context, jobGUID, guid stri
 		c.setInstanceOp(ctx, guid, lastOp(store.OpDelete, store.OpFailed, desc))
 		return e
 	}
-	c.setInstanceOp(ctx, guid, lastOp(store.OpDelete, store.OpInProgress, ""))
+	c.setInstanceOp(ctx, guid, withJob(lastOp(store.OpDelete, store.OpInProgress, ""), jobGUID))
 	pc, err := c.planCtx(ctx, si.PlanGUID)
 	if err != nil {
 		return fail(err)

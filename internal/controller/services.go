@@ -185,3 +185,9 @@ func lastOp(typ, state, description string) store.LastOperation {
 }
 
 func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+
+// withJob names the job that follows an operation.
+func withJob(op store.LastOperation, jobGUID string) store.LastOperation {
+	op.JobGUID = jobGUID
+	return op
+}

@@ -23,6 +23,7 @@ type badBroker struct {
 	instances map[string]bool
 	deletes   map[string]int
 	catalog   string
+	asyncDone bool // the "asyncok" plan's operations have finished
 }
 
 func newBadBroker(t *testing.T) *badBroker {
@@ -34,6 +35,7 @@ func newBadBroker(t *testing.T) *badBroker {
 			{ID: "p-slow", Name: "slow", Description: "times out"},
 			{ID: "p-500", Name: "boom", Description: "answers 500"},
 			{ID: "p-async-fail", Name: "asyncfail", Description: "async operation fails"},
+			{ID: "p-async-ok", Name: "asyncok", Description: "async operation succeeds once released"},
 		}}}})
 	b.catalog = string(cat)
 	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
@@ -77,11 +79,24 @@ func (b *badBroker) serve(w http.ResponseWriter, r *http.Request) {
 			reply(500, `{"description":"internal error"}`)
 		case "p-async-fail":
 			reply(202, `{"operation":"op-fail"}`)
+		case "p-async-ok":
+			reply(202, `{"operation":"op-ok"}`)
 		default:
 			reply(201, `{}`)
 		}
 	case len(parts) == 4 && parts[3] == "last_operation":
-		reply(200, `{"state":"failed","description":"quota exceeded"}`)
+		if r.URL.Query().Get("operation") != "op-ok" {
+			reply(200, `{"state":"failed","description":"quota exceeded"}`)
+			return
+		}
+		b.mu.Lock()
+		done := b.asyncDone
+		b.mu.Unlock()
+		if done {
+			reply(200, `{"state":"succeeded","description":"ready"}`)
+		} else {
+			reply(200, `{"state":"in progress","description":"creating"}`)
+		}
 	case len(parts) == 3 && r.Method == http.MethodDelete:
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -311,5 +326,38 @@ func TestManifestServices(t *testing.T) {
 	j = h.applyManifest("applications:\n- name: mapp\n  services: [missing]\n")
 	if j.State != "FAILED" || !strings.Contains(j.Errors[0].Detail, "Service instance 'missing' not found") {
 		t.Fatalf("apply with a missing service: %+v", j)
+	}
+}
+
+func TestRestartResumesServiceOperation(t *testing.T) {
+	b := newBadBroker(t)
+	h := newHarness(t, fastBrokerPolls)
+	dataDir := t.TempDir()
+	h.stopFn()
+	h.start(dataDir, fastBrokerPolls)
+	h.registerBroker("flaky", b.srv.URL, "u", "p")
+	hdr := h.do("POST", "/v3/service_instances", map[string]any{"type": "managed", "name": "slowdb",
+		"relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": h.defaultSpace()}},
+			"service_plan": map[string]any{"data": map[string]string{"guid": h.planGUID("flaky", "asyncok")}}}}, 202, nil)
+	_, jobGUID, _ := strings.Cut(hdr.Get("Location"), "/v3/jobs/")
+	var l list[instanceJSON]
+	eventually(t, 10*time.Second, "the broker operation to be polled", func() bool {
+		var j jobJSON
+		h.do("GET", "/v3/jobs/"+jobGUID, nil, 200, &j)
+		h.do("GET", "/v3/service_instances?names=slowdb", nil, 200, &l)
+		return j.State == "POLLING" && len(l.Resources) == 1 && l.Resources[0].LastOperation.Description == "creating"
+	})
+	// The controller goes away mid-operation; the broker finishes.
+	h.stopFn()
+	b.mu.Lock()
+	b.asyncDone = true
+	b.mu.Unlock()
+	h.start(dataDir, fastBrokerPolls)
+	if j := h.waitJob("/v3/jobs/" + jobGUID); j.State != "COMPLETE" {
+		t.Fatalf("resumed job: %+v", j)
+	}
+	si := h.instance(l.Resources[0].GUID)
+	if si.LastOperation.State != "succeeded" || si.LastOperation.Description != "ready" {
+		t.Fatalf("resumed instance: %+v", si)
 	}
 }

@@ -99,7 +99,10 @@ type LastOperation struct {
 	// BrokerOperation is the broker's "operation" string to hand back when
 	// polling last_operation; "" when none.
 	BrokerOperation string
-	UpdatedAt       time.Time
+	// JobGUID is the API job that follows the operation, "" when none
+	// (so a restarted controller can finish it).
+	JobGUID   string
+	UpdatedAt time.Time
 }
 
 // ServiceInstance is a managed or user-provided service instance;

@@ -25,11 +25,12 @@ type lastOpData struct {
 	State           string `json:"state"`
 	Description     string `json:"description"`
 	BrokerOperation string `json:"broker_operation"`
+	JobGUID         string `json:"job_guid,omitempty"`
 	UpdatedAt       int64  `json:"updated_at"`
 }
 
 func toLastOpData(o store.LastOperation) lastOpData {
-	d := lastOpData{Type: o.Type, State: o.State, Description: o.Description, BrokerOperation: o.BrokerOperation}
+	d := lastOpData{Type: o.Type, State: o.State, Description: o.Description, BrokerOperation: o.BrokerOperation, JobGUID: o.JobGUID}
 	if !o.UpdatedAt.IsZero() {
 		d.UpdatedAt = toNanos(o.UpdatedAt)
 	}
@@ -37,7 +38,7 @@ func toLastOpData(o store.LastOperation) lastOpData {
 }
 
 func (d lastOpData) op() store.LastOperation {
-	o := store.LastOperation{Type: d.Type, State: d.State, Description: d.Description, BrokerOperation: d.BrokerOperation}
+	o := store.LastOperation{Type: d.Type, State: d.State, Description: d.Description, BrokerOperation: d.BrokerOperation, JobGUID: d.JobGUID}
 	if d.UpdatedAt != 0 {
 		o.UpdatedAt = fromNanos(d.UpdatedAt)
 	}

@@ -124,7 +124,7 @@ func testServiceInstance(t *testing.T, s store.Store) {
 	si1 := &store.ServiceInstance{Meta: store.Meta{GUID: newGUID()}, Name: "db", SpaceGUID: space1,
 		Type: store.InstanceManaged, PlanGUID: plan, Tags: []string{"primary"}, DashboardURL: "http://dash",
 		Parameters: `{"size":1}`, LastOperation: store.LastOperation{Type: store.OpCreate, State: store.OpInProgress,
-			Description: "creating database", BrokerOperation: "op-123", UpdatedAt: opAt}}
+			Description: "creating database", BrokerOperation: "op-123", JobGUID: newGUID(), UpdatedAt: opAt}}
 	si2 := &store.ServiceInstance{Meta: store.Meta{GUID: newGUID()}, Name: "ups", SpaceGUID: space1,
 		Type: store.InstanceUserProvided, Credentials: map[string]any{"uri": "postgres://u:p@h/db", "port": float64(5432),
 			"nested": map[string]any{"a": "b"}}, SyslogDrainURL: "syslog://logs:514", RouteServiceURL: "https://rs",
