@@ -188,6 +188,34 @@ func TestPostgresBrokerEndToEnd(t *testing.T) {
 		t.Fatalf("instance after create: %+v", si)
 	}
 
+	// Rename (no broker call) and change the plan (an async broker update).
+	var renamed instanceJSON
+	h.do("PATCH", "/v3/service_instances/"+si.GUID, map[string]any{"name": "db-renamed"}, 200, &renamed)
+	if renamed.Name != "db-renamed" {
+		t.Fatalf("rename: %+v", renamed)
+	}
+	h.do("PATCH", "/v3/service_instances/"+si.GUID, map[string]any{"name": "db"}, 200, nil)
+	medium := h.planGUID("postgres", "medium")
+	hdr = h.do("PATCH", "/v3/service_instances/"+si.GUID, map[string]any{
+		"relationships": map[string]any{"service_plan": map[string]any{"data": map[string]string{"guid": medium}}}}, 202, nil)
+	if j := h.waitJob(hdr.Get("Location")); j.State != "COMPLETE" {
+		t.Fatalf("update plan: %+v", j)
+	}
+	var upd struct {
+		instanceJSON
+		Relationships struct {
+			ServicePlan struct {
+				Data struct {
+					GUID string `json:"guid"`
+				} `json:"data"`
+			} `json:"service_plan"`
+		} `json:"relationships"`
+	}
+	h.do("GET", "/v3/service_instances/"+si.GUID, nil, 200, &upd)
+	if upd.Relationships.ServicePlan.Data.GUID != medium || upd.LastOperation.Type != "update" || upd.LastOperation.State != "succeeded" {
+		t.Fatalf("after plan update: %+v", upd)
+	}
+
 	app := h.createApp("dbapp")
 	hdr = h.do("POST", "/v3/service_credential_bindings", map[string]any{"type": "app",
 		"relationships": map[string]any{"app": map[string]any{"data": map[string]string{"guid": app}},
@@ -211,7 +239,7 @@ func TestPostgresBrokerEndToEnd(t *testing.T) {
 		t.Fatalf("VCAP_SERVICES = %+v", env.System.VCAPServices)
 	}
 	e := entries[0]
-	if e.Label != "postgres" || e.Name != "db" || e.Plan != "small" || e.InstanceGUID != si.GUID || e.InstanceName != "db" ||
+	if e.Label != "postgres" || e.Name != "db" || e.Plan != "medium" || e.InstanceGUID != si.GUID || e.InstanceName != "db" ||
 		e.BindingGUID == "" || e.BindingName != nil || e.VolumeMounts == nil || !contains(e.Tags, "postgres") {
 		t.Fatalf("VCAP_SERVICES entry = %+v", e)
 	}
