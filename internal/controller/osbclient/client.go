@@ -271,10 +271,59 @@ func (c *Client) Catalog(ctx context.Context) (*osb.Catalog, error) {
 	if err := json.Unmarshal(r.body, &cat); err != nil {
 		return nil, fmt.Errorf("fetch catalog: %w: %w", ErrMalformed, err)
 	}
-	if err := cat.Validate(); err != nil {
+	if err := ValidateCatalog(&cat); err != nil {
 		return nil, fmt.Errorf("fetch catalog: %w: %w", ErrMalformed, err)
 	}
 	return &cat, nil
+}
+
+// ValidateCatalog checks what a platform needs of a catalog: at least one
+// service; ids, names and descriptions present; names without whitespace;
+// ids unique across services and plans; service names unique, and plan
+// names unique within their service. It is deliberately laxer than the
+// built-in brokers' own check (third-party brokers use capitals, e.g.
+// "MongoDB").
+func ValidateCatalog(c *osb.Catalog) error {
+	var errs []error
+	if len(c.Services) == 0 {
+		errs = append(errs, errors.New("no services"))
+	}
+	ids, names := map[string]bool{}, map[string]bool{}
+	badName := func(n string) bool { return n == "" || strings.ContainsAny(n, " \t\r\n") }
+	for i, s := range c.Services {
+		if s.ID == "" || badName(s.Name) || s.Description == "" {
+			errs = append(errs, fmt.Errorf("service %d (%q): id, a name without spaces and a description are required", i, s.Name))
+		}
+		if ids[s.ID] {
+			errs = append(errs, fmt.Errorf("duplicate id %q", s.ID))
+		}
+		ids[s.ID] = true
+		if names[s.Name] {
+			errs = append(errs, fmt.Errorf("duplicate service name %q", s.Name))
+		}
+		names[s.Name] = true
+		if len(s.Plans) == 0 {
+			errs = append(errs, fmt.Errorf("service %q has no plans", s.Name))
+		}
+		plans := map[string]bool{}
+		for j, p := range s.Plans {
+			if p.ID == "" || badName(p.Name) || p.Description == "" {
+				errs = append(errs, fmt.Errorf("service %q plan %d (%q): id, a name without spaces and a description are required", s.Name, j, p.Name))
+			}
+			if ids[p.ID] {
+				errs = append(errs, fmt.Errorf("duplicate id %q", p.ID))
+			}
+			ids[p.ID] = true
+			if plans[p.Name] {
+				errs = append(errs, fmt.Errorf("service %q: duplicate plan name %q", s.Name, p.Name))
+			}
+			plans[p.Name] = true
+		}
+	}
+	if len(errs) > 10 {
+		errs = append(errs[:10], fmt.Errorf("and %d more problems", len(errs)-10))
+	}
+	return errors.Join(errs...)
 }
 
 // Result is the answer to provision, update, deprovision and unbind.

@@ -204,6 +204,8 @@ func TestCatalogErrors(t *testing.T) {
 	}{
 		{"not json", 200, "<html>", osbclient.ErrMalformed},
 		{"no services", 200, `{"services":[]}`, osbclient.ErrMalformed},
+		{"duplicate plan ids", 200, `{"services":[{"id":"s","name":"s","description":"d","plans":[{"id":"p","name":"a","description":"d"},{"id":"p","name":"b","description":"d"}]}]}`, osbclient.ErrMalformed},
+		{"name with spaces", 200, `{"services":[{"id":"s","name":"my service","description":"d","plans":[{"id":"p","name":"a","description":"d"}]}]}`, osbclient.ErrMalformed},
 		{"plan without id", 200, `{"services":[{"id":"s","name":"s","description":"d","plans":[{"name":"p","description":"d"}]}]}`, osbclient.ErrMalformed},
 		{"unauthorized", 401, `{"description":"bad credentials"}`, osbclient.ErrBroker},
 		{"server error", 500, `oops`, osbclient.ErrBroker},
@@ -227,6 +229,21 @@ func TestCatalogErrors(t *testing.T) {
 				t.Errorf("catalog fetched %d times, want %d", n, wantCalls)
 			}
 		})
+	}
+}
+
+func TestCatalogOfThirdPartyBroker(t *testing.T) {
+	// Names with capitals and underscores, as third-party brokers
+	// (MongoDB, Neo4j) use them, are accepted.
+	f := newFakeBroker(t, func(w http.ResponseWriter, r *http.Request, _ *fakeBroker) bool {
+		_, _ = io.WriteString(w, `{"services":[{"id":"m","name":"MongoDB","description":"Mongo","bindable":true,
+			"plans":[{"id":"m1","name":"Shared_Small","description":"shared"}]},
+			{"id":"n","name":"neo4j-enterprise","description":"graphs","plans":[{"id":"n1","name":"default","description":"d"}]}]}`)
+		return true
+	})
+	cat, err := newClient(t, f, nil, 5*time.Second).Catalog(t.Context())
+	if err != nil || len(cat.Services) != 2 || cat.Services[0].Plans[0].Name != "Shared_Small" {
+		t.Fatalf("catalog = %+v, %v", cat, err)
 	}
 }
 
