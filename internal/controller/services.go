@@ -130,6 +130,12 @@ func (c *Controller) serviceJob(w http.ResponseWriter, r *http.Request, op, resT
 		stop := context.AfterFunc(base, cancel)
 		defer stop()
 		warnings, err := run(ctx, j.GUID)
+		if base.Err() != nil && resType != "service_broker" {
+			// Shutting down: the operation's record names this job, and
+			// the next start resumes the operation and finishes the job.
+			// (A broker's catalog sync is not resumed: its job fails.)
+			return
+		}
 		if err != nil && apierr.As(err) == nil {
 			c.log.Warn("service-job-failed", "job_guid", j.GUID, "operation", op, "error", err)
 		}

@@ -353,7 +353,7 @@ func TestRestartResumesServiceOperation(t *testing.T) {
 	b.asyncDone = true
 	b.mu.Unlock()
 	h.start(dataDir, fastBrokerPolls)
-	if j := h.waitJob("/v3/jobs/" + jobGUID); j.State != "COMPLETE" {
+	if j := h.waitJob("/v3/jobs/" + jobGUID); j.State != "COMPLETE" || len(j.Errors) != 0 {
 		t.Fatalf("resumed job: %+v", j)
 	}
 	si := h.instance(l.Resources[0].GUID)
