@@ -2,7 +2,10 @@
 // and UAA-compatible token endpoints, the desired state of orgs, spaces,
 // apps, processes and routes (in a store.Store), package uploads and
 // droplets (in a blobstore.Store), staging through stagers on DEAs, and
-// placement of app instances on DEAs over the bus. It keeps an in-memory
+// placement of app instances on DEAs over the bus, and the services
+// marketplace: Open Service Broker brokers, their offerings and plans,
+// managed and user-provided service instances and credential bindings,
+// rendered into apps' VCAP_SERVICES. It keeps an in-memory
 // view of actual state (advertisements, heartbeats, exits) to answer stats
 // quickly and to re-validate every health-manager request.
 package controller
