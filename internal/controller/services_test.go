@@ -361,3 +361,44 @@ func TestRestartResumesServiceOperation(t *testing.T) {
 		t.Fatalf("resumed instance: %+v", si)
 	}
 }
+
+func TestPlanVisibility(t *testing.T) {
+	b := newBadBroker(t)
+	h := newHarness(t, fastBrokerPolls)
+	h.registerBroker("flaky", b.srv.URL, "u", "p")
+	plan := h.planGUID("flaky", "ok")
+	var other ref
+	h.do("POST", "/v3/organizations", map[string]any{"name": "other-org"}, 201, &other)
+
+	var vis struct {
+		Type          string `json:"type"`
+		Organizations []ref  `json:"organizations"`
+	}
+	h.do("GET", "/v3/service_plans/"+plan+"/visibility", nil, 200, &vis)
+	if vis.Type != "public" {
+		t.Fatalf("new plans are public: %+v", vis)
+	}
+	h.do("PATCH", "/v3/service_plans/"+plan+"/visibility", map[string]any{"type": "organization",
+		"organizations": []map[string]string{{"guid": other.GUID}}}, 200, &vis)
+	if vis.Type != "organization" || len(vis.Organizations) != 1 || vis.Organizations[0].Name != "other-org" {
+		t.Fatalf("visibility: %+v", vis)
+	}
+	var l list[ref]
+	h.do("GET", "/v3/service_plans?names=ok&space_guids="+h.defaultSpace(), nil, 200, &l)
+	if len(l.Resources) != 0 {
+		t.Fatalf("a plan visible to another org is listed in the default space: %+v", l)
+	}
+	h.do("GET", "/v3/service_plans?names=ok&organization_guids="+other.GUID, nil, 200, &l)
+	if len(l.Resources) != 1 {
+		t.Fatalf("plan not listed for its org: %+v", l)
+	}
+	_, _, detail := h.fail("POST", "/v3/service_instances", map[string]any{"type": "managed", "name": "hidden",
+		"relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": h.defaultSpace()}},
+			"service_plan": map[string]any{"data": map[string]string{"guid": plan}}}}, 422)
+	if !strings.Contains(detail, "Invalid service plan") {
+		t.Fatalf("create with an invisible plan: %q", detail)
+	}
+	h.fail("PATCH", "/v3/service_plans/"+plan+"/visibility", map[string]any{"type": "everyone"}, 422)
+	h.do("PATCH", "/v3/service_plans/"+plan+"/visibility", map[string]any{"type": "public"}, 200, nil)
+	h.planGUID("flaky", "ok")
+}
