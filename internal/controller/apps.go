@@ -336,6 +336,9 @@ func (c *Controller) deleteAppNow(ctx context.Context, guid string) error {
 		return err
 	}
 	c.stopAllInstances(guid)
+	if err := c.unbindApp(ctx, guid); err != nil {
+		return err
+	}
 	one := store.ListOptions{AppGUIDs: []string{guid}}
 	var pkgs []*store.Package
 	var drops []*store.Droplet
@@ -442,11 +445,19 @@ func (c *Controller) getAppEnv(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range a.Env {
 		env[k] = v
 	}
+	svcEnv, err := c.appServiceEnv(r.Context(), a.GUID)
+	if err != nil {
+		return err
+	}
+	system := map[string]any{"VCAP_SERVICES": svcEnv.VCAPServices}
+	for k, v := range svcEnv.Env {
+		system[k] = v
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"staging_env_json":      map[string]any{},
 		"running_env_json":      map[string]any{},
 		"environment_variables": env,
-		"system_env_json":       map[string]any{"VCAP_SERVICES": map[string]any{}},
+		"system_env_json":       system,
 		"application_env_json":  map[string]any{"VCAP_APPLICATION": c.vcapApplication(a, web, space, org, uris, a.DropletGUID)},
 	})
 }

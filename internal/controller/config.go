@@ -59,6 +59,13 @@ type Config struct {
 	DefaultDiskMB   int64
 	// RouterURL is informational (where apps are reachable); optional.
 	RouterURL string
+	// BrokerTimeout bounds each request to a service broker (60s).
+	BrokerTimeout time.Duration
+	// BrokerPollInterval is the first pause between last_operation polls
+	// of an asynchronous broker operation (2s; it grows up to 30s).
+	BrokerPollInterval time.Duration
+	// BrokerMaxPollDuration bounds the polling of one operation (24h).
+	BrokerMaxPollDuration time.Duration
 }
 
 // DefaultListenAddr is the API's default address.
@@ -112,6 +119,15 @@ func (c *Config) defaults() {
 	}
 	if c.DefaultDiskMB <= 0 {
 		c.DefaultDiskMB = 1024
+	}
+	if c.BrokerTimeout <= 0 {
+		c.BrokerTimeout = 60 * time.Second
+	}
+	if c.BrokerPollInterval <= 0 {
+		c.BrokerPollInterval = 2 * time.Second
+	}
+	if c.BrokerMaxPollDuration <= 0 {
+		c.BrokerMaxPollDuration = 24 * time.Hour
 	}
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	c.Domain = strings.ToLower(strings.TrimSpace(c.Domain))

@@ -2,7 +2,10 @@
 // and UAA-compatible token endpoints, the desired state of orgs, spaces,
 // apps, processes and routes (in a store.Store), package uploads and
 // droplets (in a blobstore.Store), staging through stagers on DEAs, and
-// placement of app instances on DEAs over the bus. It keeps an in-memory
+// placement of app instances on DEAs over the bus, and the services
+// marketplace: Open Service Broker brokers, their offerings and plans,
+// managed and user-provided service instances and credential bindings,
+// rendered into apps' VCAP_SERVICES. It keeps an in-memory
 // view of actual state (advertisements, heartbeats, exits) to answer stats
 // quickly and to re-validate every health-manager request.
 package controller
@@ -76,6 +79,8 @@ type Controller struct {
 
 	rt *runtimeView
 
+	svc *services
+
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 }
@@ -114,6 +119,10 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
+	svc, err := newServices(cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("controller: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("controller: listen on %s: %w", cfg.ListenAddr, err)
@@ -133,6 +142,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 		uploadSem:  make(chan struct{}, maxConcurrentUploads),
 		stagingSem: make(chan struct{}, maxConcurrentStagings),
 		rt:         newRuntimeView(cfg.AdvertisementTTL, cfg.HeartbeatTTL),
+		svc:        svc,
 		rnd:        rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), rand.Uint64())),
 	}
 	c.issuer = auth.NewIssuer(key, u+"/oauth/token", cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
@@ -177,6 +187,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.goBackground(c.placeWorker)
 	}
 	c.goBackground(c.janitor)
+	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
+	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)
 	c.deps.Bus.OnReconnect(func() { c.locateDEAs() })
 	c.locateDEAs()

@@ -122,6 +122,9 @@ func (c *Controller) routes() http.Handler {
 	h("PATCH /v3/routes/{guid}/destinations", authBearer, c.replaceRouteDestinations)
 	h("DELETE /v3/routes/{guid}/destinations/{dest}", authBearer, c.deleteRouteDestination)
 
+	// Services.
+	c.serviceRoutes(h)
+
 	// Jobs.
 	h("GET /v3/jobs/{guid}", authBearer, c.getJob)
 

@@ -117,7 +117,11 @@ func (c *Controller) applyManifest(w http.ResponseWriter, r *http.Request) error
 	}
 	return c.runJob(w, r, "space.apply_manifest", "space", plan.space.GUID, func(ctx context.Context) ([]string, error) {
 		for i, a := range plan.apps {
-			if err := c.applyApp(ctx, plan, a, plan.routes[i]); err != nil {
+			err := c.applyApp(ctx, plan, a, plan.routes[i])
+			if err == nil {
+				err = c.applyServices(ctx, plan.space.GUID, a)
+			}
+			if err != nil {
 				if e := apierr.As(err); e != nil {
 					e.Detail = fmt.Sprintf("For application '%s': %s", a.Name, e.Detail)
 					return warnings, e

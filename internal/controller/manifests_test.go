@@ -137,9 +137,9 @@ func TestApplyManifestCreatesAndUpdates(t *testing.T) {
 		t.Fatalf("worker: %+v", w)
 	}
 
-	// Random route for a new app; services are reported as ignored.
-	j = h.applyManifest("applications:\n- name: app2\n  random-route: true\n  services: [db]\n")
-	if j.State != "COMPLETE" || len(j.Warnings) != 1 || !strings.Contains(j.Warnings[0].Detail, "applications[0].services is not supported yet") {
+	// Random route for a new app; sidecars are reported as ignored.
+	j = h.applyManifest("applications:\n- name: app2\n  random-route: true\n  sidecars: []\n")
+	if j.State != "COMPLETE" || len(j.Warnings) != 1 || !strings.Contains(j.Warnings[0].Detail, "applications[0].sidecars is not supported yet") {
 		t.Fatalf("random-route job: %+v", j)
 	}
 	app2 := h.appByName("app2")

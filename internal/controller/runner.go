@@ -241,9 +241,16 @@ func (c *Controller) startTemplate(ctx context.Context, app *store.App, proc *st
 	if hc.Type == messages.HealthCheckHTTP && hc.Endpoint == "" {
 		hc.Endpoint = "/"
 	}
+	svcEnv, err := c.appServiceEnv(ctx, app.GUID)
+	if err != nil {
+		return nil, err
+	}
 	env := map[string]string{}
-	for k, v := range app.Env {
+	for k, v := range svcEnv.Env {
 		env[k] = v
+	}
+	for k, v := range app.Env {
+		env[k] = v // the user's variables win
 	}
 	return &messages.StartInstance{
 		AppGUID: app.GUID, AppName: app.Name, ProcessGUID: proc.GUID, ProcessType: proc.Type,
@@ -252,7 +259,7 @@ func (c *Controller) startTemplate(ctx context.Context, app *store.App, proc *st
 		MemoryMB: proc.MemoryMB, DiskMB: proc.DiskMB, FileDescriptors: defaultFDs,
 		StartCommand: cmd, Env: env,
 		VCAPApplication: c.vcapApplication(app, proc, space, org, uris, droplet.GUID),
-		VCAPServices:    json.RawMessage(`{}`),
+		VCAPServices:    svcEnv.JSON(),
 		URIs:            uris, HealthCheck: hc, Stack: droplet.Stack, CFAPI: c.url,
 	}, nil
 }

@@ -231,6 +231,11 @@ type ListOptions struct {
 	Hosts        []string // routes
 	Paths        []string // routes (nil = any; []string{""} = root only)
 	PackageGUIDs []string // builds, droplets
+	// Services:
+	ServiceBrokerGUIDs   []string // offerings
+	ServiceOfferingGUIDs []string // plans
+	ServicePlanGUIDs     []string // service instances
+	ServiceInstanceGUIDs []string // service bindings
 }
 
 // OrgStore: Name is unique (ErrDuplicate).
@@ -350,6 +355,11 @@ type Store interface {
 	Destinations() DestinationStore
 	Jobs() JobStore
 	Users() UserStore
+	ServiceBrokers() ServiceBrokerStore
+	ServiceOfferings() ServiceOfferingStore
+	ServicePlans() ServicePlanStore
+	ServiceInstances() ServiceInstanceStore
+	ServiceBindings() ServiceBindingStore
 	// InTx runs f in one transaction: all of f's writes land, or none.
 	// The Store passed to f must be used for every access inside f.
 	InTx(ctx context.Context, f func(tx Store) error) error

@@ -71,8 +71,10 @@ type Application struct {
 	RandomRoute  bool
 	DefaultRoute bool
 	Processes    []*Process
+	// Services are the service instances to bind ("services:").
+	Services []ServiceBinding
 	// Unsupported lists keys ingot recognises but does not apply yet
-	// (services, sidecars), as "applications[i].key".
+	// (sidecars), as "applications[i].key".
 	Unsupported []string
 }
 
@@ -236,7 +238,9 @@ func (p *parser) application(path string, n *yaml.Node) *Application {
 			a.Processes = p.processes(fp, v)
 		case "docker":
 			p.errf(fp, "docker images are not supported; push source code")
-		case "services", "sidecars":
+		case "services":
+			a.Services = p.services(fp, v)
+		case "sidecars":
 			a.Unsupported = append(a.Unsupported, fp)
 		}
 	}
@@ -606,4 +610,69 @@ func deref(n *yaml.Node) *yaml.Node {
 		n = n.Alias
 	}
 	return n
+}
+
+// ServiceBinding is one entry of "services:": a service instance name, or
+// {name, binding_name, parameters}.
+type ServiceBinding struct {
+	Name        string
+	BindingName string
+	// Parameters is a JSON object for the broker, nil when absent.
+	Parameters map[string]any
+}
+
+func (p *parser) services(path string, v *yaml.Node) []ServiceBinding {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errf(path, "must be a list of service instance names")
+		return nil
+	}
+	var out []ServiceBinding
+	seen := map[string]bool{}
+	for i, n := range v.Content {
+		sp := fmt.Sprintf("%s[%d]", path, i)
+		n = deref(n)
+		var sb ServiceBinding
+		switch n.Kind {
+		case yaml.ScalarNode:
+			sb.Name = strings.TrimSpace(n.Value)
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				k, val := n.Content[j].Value, deref(n.Content[j+1])
+				switch k {
+				case "name":
+					if s, ok := p.str(sp+".name", val); ok {
+						sb.Name = strings.TrimSpace(s)
+					}
+				case "binding_name":
+					if s, ok := p.str(sp+".binding_name", val); ok {
+						sb.BindingName = strings.TrimSpace(s)
+					}
+				case "parameters":
+					var m map[string]any
+					if err := val.Decode(&m); err != nil || val.Kind != yaml.MappingNode {
+						p.errf(sp+".parameters", "must be a mapping")
+						continue
+					}
+					sb.Parameters = m
+				}
+			}
+		default:
+			p.errf(sp, "must be a service instance name or a mapping with a name")
+			continue
+		}
+		if sb.Name == "" {
+			p.errf(sp, "a service instance name is required")
+			continue
+		}
+		if seen[sb.Name] {
+			p.errf(sp, "service instance %q is listed twice", sb.Name)
+			continue
+		}
+		seen[sb.Name] = true
+		out = append(out, sb)
+	}
+	return out
 }

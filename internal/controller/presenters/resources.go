@@ -579,6 +579,12 @@ func (p Presenter) Job(j *store.Job) *Job {
 		if j.State != store.JobComplete {
 			out.Links["app"] = p.link("/v3/apps/" + j.ResourceGUID)
 		}
+	case "service_instances":
+		out.Links["service_instances"] = p.link("/v3/service_instances/" + j.ResourceGUID)
+	case "service_credential_binding":
+		out.Links["service_credential_binding"] = p.link("/v3/service_credential_bindings/" + j.ResourceGUID)
+	case "service_broker":
+		out.Links["service_brokers"] = p.link("/v3/service_brokers/" + j.ResourceGUID)
 	}
 	return out
 }
