@@ -23,7 +23,7 @@ import (
 // Commands returns the server commands of the ingot binary: up and one
 // per component.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{upCommand(), controllerCommand(), deaCommand(), routerCommand(), healthmgrCommand()}
+	return []*cobra.Command{upCommand(), controllerCommand(), deaCommand(), routerCommand(), healthmgrCommand(), brokerCommand()}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
