@@ -2,83 +2,154 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/ingot-paas/ingot/internal/broker/mysql"
 	"github.com/ingot-paas/ingot/internal/broker/postgres"
+	"github.com/ingot-paas/ingot/internal/broker/redis"
 )
 
-func postgresAdminURL() string {
-	if u := os.Getenv("INGOT_TEST_POSTGRES_ADMIN_URL"); u != "" {
-		return u
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return def
 }
 
-// TestPostgresServiceEndToEnd is the marketplace flow a user follows: a
-// built-in PostgreSQL broker is registered, a database is created and bound
-// to the postgres example, and after a restart the app writes and reads it.
-func TestPostgresServiceEndToEnd(t *testing.T) {
-	needTool(t, "go")
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second); err != nil {
-		t.Skipf("PostgreSQL not reachable at 127.0.0.1:5432 (.ci/run starts it): %v", err)
-	} else {
-		c.Close()
-	}
-	e := startPlatform(t, startOpts{})
-	broker, err := postgres.New(postgres.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: postgresAdminURL(),
-		Username: "broker", Password: "broker-secret",
-		StateSchema: "ingot_broker_e2e",
-	}, testLogger(t))
-	if err != nil {
-		t.Fatalf("postgres broker: %v", err)
-	}
+// serviceBroker is one built-in broker under test.
+type serviceBroker struct {
+	offering, plan, addr string
+	// start runs the broker on its own state (schema, database or key
+	// prefix) and returns its URL and a cleanup that drops that state.
+	start func(t *testing.T) (url string, stop func())
+}
+
+func runBroker(t *testing.T, run func(ctx context.Context) error, url string, dropState func(ctx context.Context)) (string, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- broker.Run(ctx) }()
-	t.Cleanup(func() {
+	go func() { done <- run(ctx) }()
+	return url, func() {
 		cancel()
 		<-done
-		// The broker keeps its records in a schema of the admin database.
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer ccancel()
-		if conn, err := pgx.Connect(cctx, postgresAdminURL()); err == nil {
-			_, _ = conn.Exec(cctx, "DROP SCHEMA IF EXISTS ingot_broker_e2e CASCADE")
-			conn.Close(cctx)
+		dropState(cctx)
+	}
+}
+
+var serviceBrokers = []serviceBroker{
+	{offering: "postgres", plan: "small", addr: "127.0.0.1:5432", start: func(t *testing.T) (string, func()) {
+		admin := envOr("INGOT_TEST_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+		b, err := postgres.New(postgres.Config{ListenAddr: "127.0.0.1:0", AdminURL: admin,
+			Username: "broker", Password: "broker-secret", StateSchema: "ingot_broker_e2e"}, testLogger(t))
+		if err != nil {
+			t.Fatalf("postgres broker: %v", err)
 		}
-	})
+		return runBroker(t, b.Run, b.URL(), func(ctx context.Context) {
+			if conn, err := pgx.Connect(ctx, admin); err == nil {
+				_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS ingot_broker_e2e CASCADE")
+				conn.Close(ctx)
+			}
+		})
+	}},
+	{offering: "mysql", plan: "small", addr: "127.0.0.1:3306", start: func(t *testing.T) (string, func()) {
+		b, err := mysql.New(mysql.Config{ListenAddr: "127.0.0.1:0", AdminURL: envOr("INGOT_TEST_MYSQL_ADMIN_URL", "mysql://root@127.0.0.1:3306/"),
+			Username: "broker", Password: "broker-secret", StateDatabase: "ingot_broker_e2e"}, testLogger(t))
+		if err != nil {
+			t.Fatalf("mysql broker: %v", err)
+		}
+		return runBroker(t, b.Run, b.URL(), func(ctx context.Context) {
+			if db, err := sql.Open("mysql", "root@tcp(127.0.0.1:3306)/"); err == nil {
+				_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS ingot_broker_e2e")
+				db.Close()
+			}
+		})
+	}},
+	{offering: "redis", plan: "shared", addr: "127.0.0.1:6379", start: func(t *testing.T) (string, func()) {
+		admin := envOr("INGOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+		b, err := redis.New(redis.Config{ListenAddr: "127.0.0.1:0", AdminURL: admin,
+			Username: "broker", Password: "broker-secret", StatePrefix: "ingot_broker_e2e"}, testLogger(t))
+		if err != nil {
+			t.Fatalf("redis broker: %v", err)
+		}
+		return runBroker(t, b.Run, b.URL(), func(ctx context.Context) {
+			if opt, err := goredis.ParseURL(admin); err == nil {
+				c := goredis.NewClient(opt)
+				if keys, err := c.Keys(ctx, "ingot_broker_e2e*").Result(); err == nil && len(keys) > 0 {
+					c.Del(ctx, keys...)
+				}
+				c.Close()
+			}
+		})
+	}},
+}
 
-	e.mustIngot("create-service-broker", "pg", "broker", "broker-secret", broker.URL())
-	if out := e.mustIngot("marketplace"); !strings.Contains(out, "postgres") || !strings.Contains(out, "small") {
-		t.Fatalf("marketplace does not list postgres/small:\n%s", out)
+// TestServicesEndToEnd is the marketplace flow a user follows, for each
+// built-in broker: register it, create a service instance, push the visits
+// example bound to it, and the app writes and reads the service with the
+// credentials from VCAP_SERVICES. Deleting the instance deprovisions it.
+func TestServicesEndToEnd(t *testing.T) {
+	needTool(t, "go")
+	e := startPlatform(t, startOpts{})
+	for _, sb := range serviceBrokers {
+		t.Run(sb.offering, func(t *testing.T) {
+			e := e.with(t)
+			if c, err := net.DialTimeout("tcp", sb.addr, time.Second); err != nil {
+				t.Skipf("%s not reachable at %s (.ci/run starts it): %v", sb.offering, sb.addr, err)
+			} else {
+				c.Close()
+			}
+			url, stop := sb.start(t)
+			t.Cleanup(stop)
+			broker, instance, app := sb.offering+"-broker", sb.offering+"-db", sb.offering+"-visits"
+			e.mustIngot("create-service-broker", broker, "broker", "broker-secret", url)
+			t.Cleanup(func() { e.ingot("delete-service-broker", broker, "-f") })
+			if out := e.mustIngot("marketplace"); !strings.Contains(out, sb.offering) || !strings.Contains(out, sb.plan) {
+				t.Fatalf("marketplace does not list %s/%s:\n%s", sb.offering, sb.plan, out)
+			}
+			e.mustIngot("create-service", sb.offering, sb.plan, instance)
+			dir := example(t, "visits")
+			e.mustIngot("push", app, "-p", dir, "--no-manifest", "-m", "64M", "--no-start")
+			e.mustIngot("bind-service", app, instance)
+			e.mustIngot("restart", app)
+			body := e.waitStatus(app, "/", http.StatusOK, 90*time.Second)
+			if !strings.Contains(body, sb.offering+" ok: 1 visits") {
+				t.Fatalf("GET / = %q, want the first visit recorded in %s", body, sb.offering)
+			}
+			if _, body, _ = e.get(app, "/"); !strings.Contains(body, "ok: 2 visits") {
+				t.Fatalf("second GET / = %q, want 2 visits", body)
+			}
+			if env := e.mustIngot("env", app); !strings.Contains(env, instance) {
+				t.Errorf("ingot env does not show the binding to %s:\n%s", instance, env)
+			}
+			// Deleting the app unbinds it; then the instance can go.
+			e.mustIngot("delete", app, "-f")
+			out := e.mustIngot("delete-service", instance, "-f")
+			t.Logf("delete-service: %s", strings.TrimSpace(out))
+			e.waitStatus(app, "/", http.StatusNotFound, 15*time.Second)
+		})
 	}
-	e.mustIngot("create-service", "postgres", "small", "db")
-	t.Cleanup(func() { e.ingot("delete-service", "db", "-f") })
+}
 
-	dir := example(t, "postgres")
-	e.mustIngot("push", "-f", filepath.Join(dir, "manifest.yml"), "--no-start")
-	out := e.mustIngot("bind-service", "postgres-hello", "db")
-	if !strings.Contains(out, "restart") {
-		t.Logf("bind-service output:\n%s", out)
-	}
-	e.mustIngot("restart", "postgres-hello")
-	body := e.waitStatus("postgres-hello", "/", http.StatusOK, 60*time.Second)
-	if !strings.Contains(body, "database ok: 1 visits") {
-		t.Fatalf("GET / = %q, want the first visit recorded", body)
-	}
-	_, body, _ = e.get("postgres-hello", "/")
-	if !strings.Contains(body, "database ok: 2 visits") {
-		t.Fatalf("second GET / = %q, want 2 visits", body)
-	}
-	if env := e.mustIngot("env", "postgres-hello"); !strings.Contains(env, "DATABASE_URL") && !strings.Contains(env, `"postgres"`) {
-		t.Errorf("ingot env does not show the binding:\n%s", env)
+// TestVisitsWithoutAServiceSaysSo checks the example explains itself when
+// nothing is bound.
+func TestVisitsWithoutAServiceSaysSo(t *testing.T) {
+	needTool(t, "go")
+	e := startPlatform(t, startOpts{})
+	dir := example(t, "visits")
+	e.mustIngot("push", "lonely", "-p", dir, "--no-manifest", "-m", "64M")
+	code, body, _ := e.get("lonely", "/")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "no service bound") {
+		t.Fatalf("GET / = %d %q, want 503 naming the missing service", code, body)
 	}
 }

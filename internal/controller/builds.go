@@ -17,10 +17,12 @@ import (
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
-// Staging sizes: CF's minimums, lowered to the app's own sizes when no
-// stager has that much room.
+// Staging sizes, lowered to the app's own sizes when no stager has that
+// much room. Memory is twice Cloud Foundry's 1 GiB: compiling a Go app
+// with a few database drivers (two compilers at once) needs more than
+// 1 GiB, and a staging over its limit is killed.
 const (
-	minStagingMemoryMB = 1024
+	minStagingMemoryMB = 2048
 	minStagingDiskMB   = 4096
 	// advertWait is how long after start a build waits for the first DEA
 	// advertisements before giving up on finding a stager.
