@@ -116,6 +116,23 @@ func NewServer(cfg ServerConfig, prov osb.Provider, store osb.Store, closeConn f
 	return &Server{srv: srv, closeConn: closeConn}, nil
 }
 
+// Start runs setup (the broker's work against its admin connection) and
+// creates the server from what it returns; on any error it closes the
+// admin connection.
+func Start(closeConn func(), log *slog.Logger, setup func() (ServerConfig, osb.Provider, osb.Store, error)) (*Server, error) {
+	cfg, prov, store, err := setup()
+	if err != nil {
+		closeConn()
+		return nil, err
+	}
+	srv, err := NewServer(cfg, prov, store, closeConn, log)
+	if err != nil {
+		closeConn()
+		return nil, err
+	}
+	return srv, nil
+}
+
 // OSB is the wrapped server.
 func (s *Server) OSB() *osb.Server { return s.srv }
 
