@@ -5,11 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +21,7 @@ import (
 
 const defaultAdminURL = "mysql://root@127.0.0.1:3306/"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_MYSQL_ADMIN_URL"); u != "" {
-		return u
-	}
-	return defaultAdminURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_MYSQL_ADMIN_URL", defaultAdminURL) }
 
 // adminDB connects to the test server or skips the test.
 func adminDB(t *testing.T) *sql.DB {
@@ -55,10 +47,6 @@ func adminDB(t *testing.T) *sql.DB {
 	return db
 }
 
-func randomName(prefix string) string {
-	return prefix + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-}
-
 type env struct {
 	broker  *mysql.Broker
 	db      *sql.DB
@@ -72,27 +60,25 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db := adminDB(t)
-	stateDB := randomName("ingot_broker_test_")
+	stateDB := osbtest.StateName()
 	pass := uuid.NewString()
 	b, err := mysql.New(mysql.Config{
 		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
 		StateDatabase: stateDB, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, osbtest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("new broker: %v", err)
 	}
-	e := &env{broker: b, db: db, stateDB: stateDB,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
+	e := &env{broker: b, db: db, stateDB: stateDB}
+	e.c, e.target = osbtest.Serve(t, b, "broker", pass)
 	t.Cleanup(func() { e.sweep(t) })
 	return e
 }
 
 func (e *env) sweep(t *testing.T) {
 	ctx := context.Background()
-	rows, err := e.db.QueryContext(ctx, "SELECT data FROM `"+e.stateDB+"`.instances")
-	if err == nil {
-		var datas []string
+	var datas []string
+	if rows, err := e.db.QueryContext(ctx, "SELECT data FROM `"+e.stateDB+"`.instances"); err == nil {
 		for rows.Next() {
 			var d string
 			if rows.Scan(&d) == nil {
@@ -100,17 +86,8 @@ func (e *env) sweep(t *testing.T) {
 			}
 		}
 		rows.Close()
-		for _, d := range datas {
-			var inst osb.Instance
-			if json.Unmarshal([]byte(d), &inst) == nil {
-				resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-				if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-					t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
-				}
-			}
-		}
 	}
-	_ = e.broker.Close()
+	osbtest.Sweep(t, e.c, e.broker, datas)
 	if _, err := e.db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+e.stateDB+"`"); err != nil {
 		t.Errorf("drop state database: %v", err)
 	}
@@ -162,13 +139,7 @@ func exec(t *testing.T, db *sql.DB, q string, args ...any) {
 	}
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func (e *env) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
@@ -344,7 +315,7 @@ func TestConformance(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	db := adminDB(t)
-	name := randomName("ingot_broker_test_")
+	name := osbtest.StateName()
 	t.Cleanup(func() { _, _ = db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`") })
 	osbtest.RunStore(t, func(t *testing.T) osb.Store {
 		st, err := mysql.NewStore(context.Background(), db, name)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +20,7 @@ import (
 
 const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_POSTGRES_ADMIN_URL"); u != "" {
-		return u
-	}
-	return defaultAdminURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_POSTGRES_ADMIN_URL", defaultAdminURL) }
 
 // adminPool connects to the test server or skips the test.
 func adminPool(t *testing.T) *pgxpool.Pool {
@@ -59,18 +51,17 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	schema := osbtest.StateName()
 	pass := uuid.NewString()
 	b, err := postgres.New(postgres.Config{
 		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
 		StateSchema: schema, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, osbtest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("new broker: %v", err)
 	}
-	e := &env{broker: b, pool: pool, schema: schema,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
+	e := &env{broker: b, pool: pool, schema: schema}
+	e.c, e.target = osbtest.Serve(t, b, "broker", pass)
 	t.Cleanup(func() { e.sweep(t) })
 	return e
 }
@@ -79,20 +70,11 @@ func newEnv(t *testing.T) *env {
 // schema.
 func (e *env) sweep(t *testing.T) {
 	ctx := context.Background()
-	rows, err := e.pool.Query(ctx, `SELECT data FROM `+pgx.Identifier{e.schema}.Sanitize()+`.instances`)
-	if err == nil {
-		datas, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		for _, d := range datas {
-			var inst osb.Instance
-			if json.Unmarshal([]byte(d), &inst) == nil {
-				resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-				if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-					t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
-				}
-			}
-		}
+	var datas []string
+	if rows, err := e.pool.Query(ctx, `SELECT data FROM `+pgx.Identifier{e.schema}.Sanitize()+`.instances`); err == nil {
+		datas, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
-	_ = e.broker.Close()
+	osbtest.Sweep(t, e.c, e.broker, datas)
 	if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{e.schema}.Sanitize()+` CASCADE`); err != nil {
 		t.Errorf("drop state schema: %v", err)
 	}
@@ -129,13 +111,7 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	}
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func (e *env) databaseExists(t *testing.T, name string) bool {
 	t.Helper()
@@ -346,45 +322,32 @@ func TestConformance(t *testing.T) {
 }
 
 func TestConformanceOverRun(t *testing.T) {
-	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-	})
+	schema := stateSchema(t, adminPool(t))
 	b, err := postgres.New(postgres.Config{ListenAddr: "127.0.0.1:0", AdminURL: adminURL(),
 		Username: "u", Password: "p", StateSchema: schema}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	c := osbtest.NewClient(t, osbtest.Target{URL: b.URL(), Username: "u", Password: "p"})
+	c := osbtest.RunBroker(t, b, "u", "p")
 	id := "pg-run-" + uuid.NewString()
-	resp := c.ProvisionAsync(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
-	if resp.Status != http.StatusAccepted {
-		t.Fatalf("async provision: %d %s", resp.Status, resp.Raw)
-	}
-	if final := c.WaitLastOperation(t, id, resp.String("operation"), 30*time.Second); final.String("state") != osb.StateSucceeded {
-		t.Fatalf("async provision: %s", final.Raw)
-	}
+	c.ProvisionAsyncAndWait(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
 	if resp := c.Deprovision(t, id, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 }
 
-func TestStore(t *testing.T) {
-	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+// stateSchema is a fresh state schema name, dropped when the test ends.
+func stateSchema(t *testing.T, pool *pgxpool.Pool) string {
+	schema := osbtest.StateName()
 	t.Cleanup(func() {
 		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 	})
+	return schema
+}
+
+func TestStore(t *testing.T) {
+	pool := adminPool(t)
+	schema := stateSchema(t, pool)
 	osbtest.RunStore(t, func(t *testing.T) osb.Store {
 		st, err := postgres.NewStore(context.Background(), pool, schema)
 		if err != nil {

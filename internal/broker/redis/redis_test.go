@@ -2,12 +2,8 @@ package redis_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +18,7 @@ import (
 
 const defaultURL = "redis://127.0.0.1:6379/0"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_REDIS_URL", defaultURL) }
 
 // adminClient connects to the test server or skips the test.
 func adminClient(t *testing.T) *goredis.Client {
@@ -59,18 +50,17 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
+	prefix := osbtest.StateName() + ":"
 	pass := uuid.NewString()
 	b, err := redis.New(redis.Config{
 		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
 		StatePrefix: prefix, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}, osbtest.DiscardLogger())
 	if err != nil {
 		t.Fatalf("new broker: %v", err)
 	}
-	e := &env{broker: b, rdb: rdb, prefix: prefix,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
+	e := &env{broker: b, rdb: rdb, prefix: prefix}
+	e.c, e.target = osbtest.Serve(t, b, "broker", pass)
 	t.Cleanup(func() { e.sweep(t) })
 	return e
 }
@@ -79,16 +69,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) sweep(t *testing.T) {
 	ctx := context.Background()
 	vals, _ := e.rdb.HVals(ctx, e.prefix+"instances").Result()
-	for _, v := range vals {
-		var inst osb.Instance
-		if json.Unmarshal([]byte(v), &inst) == nil {
-			resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-			if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-				t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
-			}
-		}
-	}
-	_ = e.broker.Close()
+	osbtest.Sweep(t, e.c, e.broker, vals)
 	if err := e.rdb.Del(ctx, e.prefix+"instances", e.prefix+"bindings").Err(); err != nil {
 		t.Errorf("delete state: %v", err)
 	}
@@ -107,13 +88,7 @@ func clientFor(t *testing.T, creds map[string]any) *goredis.Client {
 	return c
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func isNoPerm(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOPERM") }
 
@@ -306,31 +281,16 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceOverRun(t *testing.T) {
 	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
+	prefix := osbtest.StateName() + ":"
 	t.Cleanup(func() { _ = rdb.Del(context.Background(), prefix+"instances", prefix+"bindings").Err() })
 	b, err := redis.New(redis.Config{ListenAddr: "127.0.0.1:0", AdminURL: adminURL(),
 		Username: "u", Password: "p", StatePrefix: prefix, ReconcileInterval: 50 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	c := osbtest.NewClient(t, osbtest.Target{URL: b.URL(), Username: "u", Password: "p"})
+	c := osbtest.RunBroker(t, b, "u", "p")
 	id := "rd-run-" + uuid.NewString()
-	resp := c.ProvisionAsync(t, id, redis.ServiceID, redis.PlanSharedID, nil)
-	if resp.Status != http.StatusAccepted {
-		t.Fatalf("async provision: %d %s", resp.Status, resp.Raw)
-	}
-	if final := c.WaitLastOperation(t, id, resp.String("operation"), 30*time.Second); final.String("state") != osb.StateSucceeded {
-		t.Fatalf("async provision: %s", final.Raw)
-	}
+	c.ProvisionAsyncAndWait(t, id, redis.ServiceID, redis.PlanSharedID, nil)
 	creds := credentials(t, c.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
 	// The reconcile loop of Run brings back a user the server lost.
 	if err := rdb.ACLDelUser(context.Background(), creds["username"].(string)).Err(); err != nil {
@@ -350,7 +310,7 @@ func TestConformanceOverRun(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
+	prefix := osbtest.StateName() + ":"
 	t.Cleanup(func() { _ = rdb.Del(context.Background(), prefix+"instances", prefix+"bindings").Err() })
 	osbtest.RunStore(t, func(*testing.T) osb.Store { return redis.NewStore(rdb, prefix) })
 }
