@@ -103,3 +103,47 @@ func Credentials(t testing.TB, resp Response) map[string]any {
 	}
 	return resp.Object("credentials")
 }
+
+// RequireServer skips the test when connect fails within 5 seconds
+// (server names the server, url and envVar where the tests look for it);
+// otherwise closeConn runs when the test ends. closeConn must cope with
+// a connection connect did not make.
+func RequireServer(t testing.TB, server, url, envVar string, connect func(ctx context.Context) error, closeConn func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := connect(ctx); err != nil {
+		closeConn()
+		t.Skipf("%s is not reachable at %s (set %s): %v", server, url, envVar, err)
+	}
+	t.Cleanup(closeConn)
+}
+
+// Env is a built-in broker under test, served on a test server, and a
+// client of it.
+type Env[B Broker] struct {
+	Broker B
+	C      *Client
+	Target Target
+}
+
+// NewEnv creates a broker with newBroker (API user "broker", a random
+// password, a discarding logger) and serves it. When the test ends it
+// deprovisions the instances whose JSON records records returns, closes
+// the broker and calls drop to delete the broker's state.
+func NewEnv[B Broker](t *testing.T, newBroker func(username, password string, log *slog.Logger) (B, error),
+	records func() []string, drop func(t *testing.T)) *Env[B] {
+	t.Helper()
+	pass := uuid.NewString()
+	b, err := newBroker("broker", pass, DiscardLogger())
+	if err != nil {
+		t.Fatalf("new broker: %v", err)
+	}
+	e := &Env[B]{Broker: b}
+	e.C, e.Target = Serve(t, b, "broker", pass)
+	t.Cleanup(func() {
+		Sweep(t, e.C, b, records())
+		drop(t)
+	})
+	return e
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,59 +26,50 @@ func adminURL() string { return osbtest.EnvOr("INGOT_TEST_POSTGRES_ADMIN_URL", d
 // adminPool connects to the test server or skips the test.
 func adminPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, adminURL())
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
-	if err != nil {
-		t.Skipf("PostgreSQL is not reachable at %s (set INGOT_TEST_POSTGRES_ADMIN_URL): %v", adminURL(), err)
-	}
-	t.Cleanup(pool.Close)
+	var pool *pgxpool.Pool
+	osbtest.RequireServer(t, "PostgreSQL", adminURL(), "INGOT_TEST_POSTGRES_ADMIN_URL", func(ctx context.Context) error {
+		var err error
+		if pool, err = pgxpool.New(ctx, adminURL()); err != nil {
+			return err
+		}
+		return pool.Ping(ctx)
+	}, func() {
+		if pool != nil {
+			pool.Close()
+		}
+	})
 	return pool
 }
 
 type env struct {
-	broker *postgres.Broker
+	*osbtest.Env[*postgres.Broker]
 	pool   *pgxpool.Pool
 	schema string
-	c      *osbtest.Client
-	target osbtest.Target
 }
 
 // newEnv starts a broker with a state schema of its own; at the end it
 // deprovisions whatever the test left and drops the schema.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := adminPool(t)
-	schema := osbtest.StateName()
-	pass := uuid.NewString()
-	b, err := postgres.New(postgres.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
-		StateSchema: schema, MaxAdminConns: 4,
-	}, osbtest.DiscardLogger())
-	if err != nil {
-		t.Fatalf("new broker: %v", err)
-	}
-	e := &env{broker: b, pool: pool, schema: schema}
-	e.c, e.target = osbtest.Serve(t, b, "broker", pass)
-	t.Cleanup(func() { e.sweep(t) })
+	e := &env{pool: adminPool(t), schema: osbtest.StateName()}
+	table := pgx.Identifier{e.schema}.Sanitize()
+	e.Env = osbtest.NewEnv(t, func(user, pass string, log *slog.Logger) (*postgres.Broker, error) {
+		return postgres.New(postgres.Config{
+			ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: user, Password: pass,
+			StateSchema: e.schema, MaxAdminConns: 4,
+		}, log)
+	}, func() []string {
+		var datas []string
+		if rows, err := e.pool.Query(context.Background(), `SELECT data FROM `+table+`.instances`); err == nil {
+			datas, _ = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		return datas
+	}, func(t *testing.T) {
+		if _, err := e.pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+table+` CASCADE`); err != nil {
+			t.Errorf("drop state schema: %v", err)
+		}
+	})
 	return e
-}
-
-// sweep deprovisions every instance still recorded, then drops the state
-// schema.
-func (e *env) sweep(t *testing.T) {
-	ctx := context.Background()
-	var datas []string
-	if rows, err := e.pool.Query(ctx, `SELECT data FROM `+pgx.Identifier{e.schema}.Sanitize()+`.instances`); err == nil {
-		datas, _ = pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	osbtest.Sweep(t, e.c, e.broker, datas)
-	if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{e.schema}.Sanitize()+` CASCADE`); err != nil {
-		t.Errorf("drop state schema: %v", err)
-	}
 }
 
 func connect(t *testing.T, uri string) (*pgx.Conn, error) {
@@ -146,7 +138,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	instA, instB := "pg-a-"+uuid.NewString(), "pg-b-"+uuid.NewString()
 	dbA := postgres.InstanceName(instA)
 
-	resp := e.c.Provision(t, instA, postgres.ServiceID, postgres.PlanSmallID, map[string]any{"extensions": []string{"citext"}})
+	resp := e.C.Provision(t, instA, postgres.ServiceID, postgres.PlanSmallID, map[string]any{"extensions": []string{"citext"}})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
@@ -154,7 +146,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		t.Fatalf("database %s missing or with the wrong connection limit", dbA)
 	}
 
-	credsA1 := credentials(t, e.c.Bind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID, "app-a", nil))
+	credsA1 := credentials(t, e.C.Bind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID, "app-a", nil))
 	for _, k := range []string{"uri", "jdbcUrl", "hostname", "port", "name", "username", "password"} {
 		if _, ok := credsA1[k]; !ok {
 			t.Fatalf("credentials lack %q", k)
@@ -176,15 +168,15 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// A second binding of the same instance shares the data.
-	credsA2 := credentials(t, e.c.Bind(t, instA, "a2", postgres.ServiceID, postgres.PlanSmallID, "app-a2", nil))
+	credsA2 := credentials(t, e.C.Bind(t, instA, "a2", postgres.ServiceID, postgres.PlanSmallID, "app-a2", nil))
 	a2 := mustConnect(t, credsA2["uri"].(string))
 	exec(t, a2, `INSERT INTO notes VALUES (2, 'from a2')`)
 
 	// A binding of another instance cannot reach this one.
-	if resp := e.c.Provision(t, instB, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instB, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision B: %d %s", resp.Status, resp.Raw)
 	}
-	credsB := credentials(t, e.c.Bind(t, instB, "b1", postgres.ServiceID, postgres.PlanSmallID, "app-b", nil))
+	credsB := credentials(t, e.C.Bind(t, instB, "b1", postgres.ServiceID, postgres.PlanSmallID, "app-b", nil))
 	b1 := mustConnect(t, credsB["uri"].(string))
 	if _, err := b1.Exec(ctx, `SELECT 1 FROM notes`); err == nil {
 		t.Fatal("instance B sees instance A's table")
@@ -198,7 +190,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Unbind revokes: the session is terminated and the password is dead.
-	if resp := e.c.Unbind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
 	if _, err := a1.Exec(ctx, `SELECT 1`); err == nil {
@@ -215,7 +207,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Plan change: the connection limit follows.
-	if resp := e.c.Update(t, instA, postgres.ServiceID, postgres.PlanMediumID, nil); resp.Status != http.StatusOK {
+	if resp := e.C.Update(t, instA, postgres.ServiceID, postgres.PlanMediumID, nil); resp.Status != http.StatusOK {
 		t.Fatalf("update: %d %s", resp.Status, resp.Raw)
 	}
 	if got := e.connLimit(t, dbA); got != 50 {
@@ -224,7 +216,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 
 	// Deprovision drops the database and every role, even with a live
 	// binding and an open session.
-	if resp := e.c.Deprovision(t, instA, postgres.ServiceID, postgres.PlanMediumID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instA, postgres.ServiceID, postgres.PlanMediumID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.databaseExists(t, dbA) || e.roleExists(t, dbA) || e.roleExists(t, credsA2["username"].(string)) {
@@ -234,7 +226,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		_ = conn.Close(ctx)
 		t.Fatal("connected to a deprovisioned instance")
 	}
-	if resp := e.c.Deprovision(t, instB, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instB, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision B: %d %s", resp.Status, resp.Raw)
 	}
 }
@@ -243,18 +235,18 @@ func TestObjectsMadeAfterResetRoleSurviveUnbind(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "pg-reset-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	c1 := credentials(t, e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	c1 := credentials(t, e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	conn := mustConnect(t, c1["uri"].(string))
 	exec(t, conn, `RESET ROLE`)
 	exec(t, conn, `CREATE TABLE mine (v text)`)
 	exec(t, conn, `INSERT INTO mine VALUES ('kept')`)
-	if resp := e.c.Unbind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
-	c2 := credentials(t, e.c.Bind(t, id, "b2", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	c2 := credentials(t, e.C.Bind(t, id, "b2", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	var v string
 	if err := mustConnect(t, c2["uri"].(string)).QueryRow(ctx, `SELECT v FROM mine`).Scan(&v); err != nil || v != "kept" {
 		t.Fatalf("table of the unbound binding: %q %v", v, err)
@@ -285,19 +277,19 @@ func TestRepairInterruptedProvision(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	resp := e.c.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
+	resp := e.C.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("re-sent provision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.connLimit(t, name) != 10 {
 		t.Fatal("repaired database lacks the plan's connection limit")
 	}
-	creds := credentials(t, e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	creds := credentials(t, e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	conn := mustConnect(t, creds["uri"].(string))
 	exec(t, conn, `CREATE TABLE t (v int)`)
 	// Bind is repairable the same way: a re-sent bind after a lost answer
 	// returns the recorded credentials.
-	again := e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil)
+	again := e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil)
 	if again.Status != http.StatusOK || again.Object("credentials")["password"] != creds["password"] {
 		t.Fatalf("re-sent bind: %d %s", again.Status, again.Raw)
 	}
@@ -318,7 +310,7 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	}
-	osbtest.Run(t, e.target, opts)
+	osbtest.Run(t, e.Target, opts)
 }
 
 func TestConformanceOverRun(t *testing.T) {

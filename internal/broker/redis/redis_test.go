@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,50 +30,37 @@ func adminClient(t *testing.T) *goredis.Client {
 	}
 	opts.DialTimeout = 3 * time.Second
 	rdb := goredis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		t.Skipf("Redis is not reachable at %s (set INGOT_TEST_REDIS_URL): %v", adminURL(), err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
+	osbtest.RequireServer(t, "Redis", adminURL(), "INGOT_TEST_REDIS_URL", func(ctx context.Context) error {
+		return rdb.Ping(ctx).Err()
+	}, func() { _ = rdb.Close() })
 	return rdb
 }
 
 type env struct {
-	broker *redis.Broker
+	*osbtest.Env[*redis.Broker]
 	rdb    *goredis.Client
 	prefix string
-	c      *osbtest.Client
-	target osbtest.Target
 }
 
+// newEnv starts a broker with a state prefix of its own; at the end it
+// deprovisions whatever the test left and deletes the state.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	rdb := adminClient(t)
-	prefix := osbtest.StateName() + ":"
-	pass := uuid.NewString()
-	b, err := redis.New(redis.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
-		StatePrefix: prefix, MaxAdminConns: 4,
-	}, osbtest.DiscardLogger())
-	if err != nil {
-		t.Fatalf("new broker: %v", err)
-	}
-	e := &env{broker: b, rdb: rdb, prefix: prefix}
-	e.c, e.target = osbtest.Serve(t, b, "broker", pass)
-	t.Cleanup(func() { e.sweep(t) })
+	e := &env{rdb: adminClient(t), prefix: osbtest.StateName() + ":"}
+	e.Env = osbtest.NewEnv(t, func(user, pass string, log *slog.Logger) (*redis.Broker, error) {
+		return redis.New(redis.Config{
+			ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: user, Password: pass,
+			StatePrefix: e.prefix, MaxAdminConns: 4,
+		}, log)
+	}, func() []string {
+		vals, _ := e.rdb.HVals(context.Background(), e.prefix+"instances").Result()
+		return vals
+	}, func(t *testing.T) {
+		if err := e.rdb.Del(context.Background(), e.prefix+"instances", e.prefix+"bindings").Err(); err != nil {
+			t.Errorf("delete state: %v", err)
+		}
+	})
 	return e
-}
-
-// sweep deprovisions every instance still recorded and deletes the state.
-func (e *env) sweep(t *testing.T) {
-	ctx := context.Background()
-	vals, _ := e.rdb.HVals(ctx, e.prefix+"instances").Result()
-	osbtest.Sweep(t, e.c, e.broker, vals)
-	if err := e.rdb.Del(ctx, e.prefix+"instances", e.prefix+"bindings").Err(); err != nil {
-		t.Errorf("delete state: %v", err)
-	}
 }
 
 func clientFor(t *testing.T, creds map[string]any) *goredis.Client {
@@ -96,10 +84,10 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	instA, instB := "rd-a-"+uuid.NewString(), "rd-b-"+uuid.NewString()
-	if resp := e.c.Provision(t, instA, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instA, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	credsA1 := credentials(t, e.c.Bind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID, "app-a", nil))
+	credsA1 := credentials(t, e.C.Bind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID, "app-a", nil))
 	for _, k := range []string{"uri", "hostname", "port", "username", "password", "key_prefix"} {
 		if _, ok := credsA1[k]; !ok {
 			t.Fatalf("credentials lack %q", k)
@@ -141,17 +129,17 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// A second binding of the instance shares the key space.
-	credsA2 := credentials(t, e.c.Bind(t, instA, "a2", redis.ServiceID, redis.PlanSharedID, "app-a2", nil))
+	credsA2 := credentials(t, e.C.Bind(t, instA, "a2", redis.ServiceID, redis.PlanSharedID, "app-a2", nil))
 	a2 := clientFor(t, credsA2)
 	if v, err := a2.Get(ctx, prefixA+"greeting").Result(); err != nil || v != "hello" {
 		t.Fatalf("second binding reads: %q %v", v, err)
 	}
 
 	// Another instance's binding cannot.
-	if resp := e.c.Provision(t, instB, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instB, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision B: %d %s", resp.Status, resp.Raw)
 	}
-	credsB := credentials(t, e.c.Bind(t, instB, "b1", redis.ServiceID, redis.PlanSharedID, "app-b", nil))
+	credsB := credentials(t, e.C.Bind(t, instB, "b1", redis.ServiceID, redis.PlanSharedID, "app-b", nil))
 	b1 := clientFor(t, credsB)
 	if err := b1.Get(ctx, prefixA+"greeting").Err(); !isNoPerm(err) {
 		t.Fatalf("instance B reads instance A's key: %v", err)
@@ -161,7 +149,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Unbind revokes: the connection is killed and the password is dead.
-	if resp := e.c.Unbind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
 	if err := a1.Get(ctx, prefixA+"greeting").Err(); err == nil {
@@ -176,12 +164,12 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Plan changes are not offered.
-	if resp := e.c.Update(t, instA, redis.ServiceID, "no-such-plan", nil); resp.Status != http.StatusBadRequest {
+	if resp := e.C.Update(t, instA, redis.ServiceID, "no-such-plan", nil); resp.Status != http.StatusBadRequest {
 		t.Fatalf("update: %d %s", resp.Status, resp.Raw)
 	}
 
 	// Deprovision deletes the keys and every user.
-	if resp := e.c.Deprovision(t, instA, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instA, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	if n, err := e.rdb.Exists(ctx, prefixA+"greeting", prefixA+"h").Result(); err != nil || n != 0 {
@@ -197,7 +185,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	if v, err := b1.Get(ctx, credsB["key_prefix"].(string)+"k").Result(); err != nil || v != "b" {
 		t.Fatalf("instance B after A's deprovision: %q %v", v, err)
 	}
-	if resp := e.c.Deprovision(t, instB, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instB, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision B: %d %s", resp.Status, resp.Raw)
 	}
 }
@@ -206,7 +194,7 @@ func TestDeprovisionDeletesManyKeys(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "rd-many-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
 	prefix := redis.KeyPrefix(id)
@@ -217,7 +205,7 @@ func TestDeprovisionDeletesManyKeys(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if resp := e.c.Deprovision(t, id, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, id, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	keys, _, err := e.rdb.Scan(ctx, 0, prefix+"*", 10000).Result()
@@ -230,12 +218,12 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "rd-reconcile-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	creds := credentials(t, e.c.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
-	gone := credentials(t, e.c.Bind(t, id, "b2", redis.ServiceID, redis.PlanSharedID, "app", nil))
-	if resp := e.c.Unbind(t, id, "b2", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	creds := credentials(t, e.C.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
+	gone := credentials(t, e.C.Bind(t, id, "b2", redis.ServiceID, redis.PlanSharedID, "app", nil))
+	if resp := e.C.Unbind(t, id, "b2", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d", resp.Status)
 	}
 	// The server forgets its users (a restart without an aclfile).
@@ -245,7 +233,7 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	if err := clientFor(t, creds).Ping(ctx).Err(); err == nil {
 		t.Fatal("user still works after ACL DELUSER")
 	}
-	n, err := e.broker.Reconcile(ctx)
+	n, err := e.Broker.Reconcile(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("reconcile: restored %d, err %v; want 1", n, err)
 	}
@@ -260,14 +248,14 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	if err := clientFor(t, gone).Ping(ctx).Err(); err == nil {
 		t.Fatal("reconcile resurrected an unbound binding")
 	}
-	if n, err := e.broker.Reconcile(ctx); err != nil || n != 0 {
+	if n, err := e.Broker.Reconcile(ctx); err != nil || n != 0 {
 		t.Fatalf("second reconcile: %d %v", n, err)
 	}
 }
 
 func TestConformance(t *testing.T) {
 	e := newEnv(t)
-	osbtest.Run(t, e.target, osbtest.Options{
+	osbtest.Run(t, e.Target, osbtest.Options{
 		RequiredCredentials: []string{"uri", "hostname", "port", "username", "password", "key_prefix"},
 		CheckCredentials: func(t *testing.T, creds map[string]any) {
 			c := clientFor(t, creds)
