@@ -42,17 +42,15 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req BindRequest
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	if !s.readBody(w, r, &req) {
 		return
 	}
 	if req.ServiceID == "" || req.PlanID == "" {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "service_id and plan_id are required")
 		return
 	}
-	params, err := canonicalObject(req.Parameters)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	params, ok := readParams(w, req.Parameters)
+	if !ok {
 		return
 	}
 	unlock, ok := s.lockInstance(w, r, iid)
@@ -60,18 +58,12 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	inst, err := s.store.GetInstance(r.Context(), iid)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such service instance")
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", iid)
+	inst, ok := s.loadInstance(w, r, iid, false)
+	if !ok {
 		return
 	}
 	if op := inst.LastOperation; s.runningHere(instanceKey(iid), op) {
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	if !inst.Usable() {
@@ -240,8 +232,7 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op := inst.LastOperation; s.runningHere(instanceKey(iid), op) {
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	now := time.Now().UTC()
