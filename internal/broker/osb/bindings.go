@@ -125,19 +125,9 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, "binding-record-failed", err, "binding_id", bid)
 		return
 	}
-	ctx, cancel := s.syncContext()
-	var creds map[string]any
-	werr := safeWork(ctx, func(ctx context.Context) error {
-		var err error
-		creds, err = s.provider.Bind(ctx, inst, b)
-		return err
+	creds, werr := s.runBindingOp(bid, op.ID, func(ctx context.Context) (map[string]any, error) {
+		return s.provider.Bind(ctx, inst, b)
 	})
-	cancel()
-	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer fcancel()
-	if err := s.finishBindingOp(fctx, bid, op.ID, creds, werr); err != nil && werr == nil {
-		werr = err
-	}
 	if werr != nil {
 		s.writeFailure(w, "bind-failed", fmt.Errorf("bind: %w", werr), "instance_id", iid, "binding_id", bid)
 		return
@@ -243,14 +233,9 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, "binding-record-failed", err, "binding_id", bid)
 		return
 	}
-	ctx, cancel := s.syncContext()
-	werr := safeWork(ctx, func(ctx context.Context) error { return s.provider.Unbind(ctx, inst, b) })
-	cancel()
-	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer fcancel()
-	if err := s.finishBindingOp(fctx, bid, op.ID, nil, werr); err != nil && werr == nil {
-		werr = err
-	}
+	_, werr := s.runBindingOp(bid, op.ID, func(ctx context.Context) (map[string]any, error) {
+		return nil, s.provider.Unbind(ctx, inst, b)
+	})
 	if werr != nil {
 		s.writeFailure(w, "unbind-failed", fmt.Errorf("unbind: %w", werr), "instance_id", iid, "binding_id", bid)
 		return
@@ -312,4 +297,24 @@ func (s *Server) failInterruptedBinding(ctx context.Context, iid, bid string) er
 	}
 	return s.finishBindingOp(ctx, bid, b.LastOperation.ID, nil,
 		errors.New("interrupted: the broker stopped before the operation finished"))
+}
+
+// runBindingOp runs a synchronous bind or unbind (bounded by the sync
+// timeout), records its outcome and credentials in the binding's
+// operation opID, and returns the credentials and the first error.
+func (s *Server) runBindingOp(bid, opID string, work func(ctx context.Context) (map[string]any, error)) (map[string]any, error) {
+	ctx, cancel := s.syncContext()
+	var creds map[string]any
+	werr := safeWork(ctx, func(ctx context.Context) error {
+		var err error
+		creds, err = work(ctx)
+		return err
+	})
+	cancel()
+	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer fcancel()
+	if err := s.finishBindingOp(fctx, bid, opID, creds, werr); err != nil && werr == nil {
+		werr = err
+	}
+	return creds, werr
 }
