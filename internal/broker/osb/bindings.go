@@ -198,13 +198,8 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	b, err := s.store.GetBinding(r.Context(), bid)
-	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+	b, ok := s.loadBinding(w, r, iid, bid)
+	if !ok {
 		return
 	}
 	inst, err := s.store.GetInstance(r.Context(), iid)
@@ -265,13 +260,8 @@ func (s *Server) bindingLastOperation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := s.store.GetBinding(r.Context(), bid)
-	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+	b, ok := s.loadBinding(w, r, iid, bid)
+	if !ok {
 		return
 	}
 	writeLastOperation(w, r, b.LastOperation)
@@ -317,4 +307,19 @@ func (s *Server) runBindingOp(bid, opID string, work func(ctx context.Context) (
 		werr = err
 	}
 	return creds, werr
+}
+
+// loadBinding loads binding bid of instance iid; when there is none it
+// answers 410 Gone, when loading fails 500, and returns false.
+func (s *Server) loadBinding(w http.ResponseWriter, r *http.Request, iid, bid string) (*Binding, bool) {
+	b, err := s.store.GetBinding(r.Context(), bid)
+	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
+		writeJSON(w, http.StatusGone, struct{}{})
+		return nil, false
+	}
+	if err != nil {
+		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+		return nil, false
+	}
+	return b, true
 }
