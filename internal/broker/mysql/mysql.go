@@ -172,30 +172,18 @@ func ParseAdminURL(s string) (*driver.Config, error) {
 func Catalog(plans []Plan) osb.Catalog {
 	out := make([]osb.Plan, 0, len(plans))
 	for _, p := range plans {
-		out = append(out, osb.Plan{
-			ID: p.ID, Name: p.Name, Description: p.Description, Free: osb.BoolPtr(true),
-			Metadata: map[string]any{
-				"displayName": "MySQL " + p.Name,
-				"bullets":     []string{"Dedicated database", strconv.Itoa(p.MaxUserConnections) + " concurrent connections per binding"},
-			},
-		})
+		out = append(out, brokerkit.FreePlan(p.ID, p.Name, p.Description, "MySQL "+p.Name,
+			"Dedicated database", strconv.Itoa(p.MaxUserConnections)+" concurrent connections per binding"))
 	}
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "MySQL/MariaDB databases on a shared server",
-		Tags:                 []string{"mysql", "mariadb", "relational"},
-		Bindable:             true,
-		PlanUpdateable:       true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "MySQL",
-			"longDescription":     "A dedicated MySQL/MariaDB database per instance and a dedicated user per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://mariadb.com/kb/en/documentation/",
-		},
-		Plans: out,
-	}}}
+		Description:      "MySQL/MariaDB databases on a shared server",
+		Tags:             []string{"mysql", "mariadb", "relational"},
+		PlanUpdateable:   true,
+		DisplayName:      "MySQL",
+		LongDescription:  "A dedicated MySQL/MariaDB database per instance and a dedicated user per binding.",
+		DocumentationURL: "https://mariadb.com/kb/en/documentation/",
+	}, out)
 }
 
 // Broker is the MySQL service broker.

@@ -135,30 +135,18 @@ func (c *Config) Validate() error {
 func Catalog(plans []Plan) osb.Catalog {
 	out := make([]osb.Plan, 0, len(plans))
 	for _, p := range plans {
-		out = append(out, osb.Plan{
-			ID: p.ID, Name: p.Name, Description: p.Description, Free: osb.BoolPtr(true),
-			Metadata: map[string]any{
-				"displayName": "PostgreSQL " + p.Name,
-				"bullets":     []string{"Dedicated database", strconv.Itoa(p.ConnectionLimit) + " concurrent connections"},
-			},
-		})
+		out = append(out, brokerkit.FreePlan(p.ID, p.Name, p.Description, "PostgreSQL "+p.Name,
+			"Dedicated database", strconv.Itoa(p.ConnectionLimit)+" concurrent connections"))
 	}
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "PostgreSQL databases on a shared server",
-		Tags:                 []string{"postgres", "postgresql", "relational"},
-		Bindable:             true,
-		PlanUpdateable:       true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "PostgreSQL",
-			"longDescription":     "A dedicated PostgreSQL database per instance and a dedicated role per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://www.postgresql.org/docs/",
-		},
-		Plans: out,
-	}}}
+		Description:      "PostgreSQL databases on a shared server",
+		Tags:             []string{"postgres", "postgresql", "relational"},
+		PlanUpdateable:   true,
+		DisplayName:      "PostgreSQL",
+		LongDescription:  "A dedicated PostgreSQL database per instance and a dedicated role per binding.",
+		DocumentationURL: "https://www.postgresql.org/docs/",
+	}, out)
 }
 
 // Broker is the PostgreSQL service broker.

@@ -120,28 +120,15 @@ func (c *Config) Validate() error {
 
 // Catalog is the broker's catalog.
 func Catalog() osb.Catalog {
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "Isolated Redis key spaces on a shared Redis 7 server",
-		Tags:                 []string{"redis", "key-value", "cache"},
-		Bindable:             true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "Redis",
-			"longDescription":     "A key prefix per instance, enforced by a Redis ACL user per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/",
-		},
-		Plans: []osb.Plan{{
-			ID: PlanSharedID, Name: "shared", Free: osb.BoolPtr(true),
-			Description: "A key space on a shared server (keys si:<instance>:*)",
-			Metadata: map[string]any{
-				"displayName": "Redis shared",
-				"bullets":     []string{"Own key prefix, enforced by ACL", "Shared memory and connections"},
-			},
-		}},
-	}}}
+		Description:      "Isolated Redis key spaces on a shared Redis 7 server",
+		Tags:             []string{"redis", "key-value", "cache"},
+		DisplayName:      "Redis",
+		LongDescription:  "A key prefix per instance, enforced by a Redis ACL user per binding.",
+		DocumentationURL: "https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/",
+	}, []osb.Plan{brokerkit.FreePlan(PlanSharedID, "shared", "A key space on a shared server (keys si:<instance>:*)",
+		"Redis shared", "Own key prefix, enforced by ACL", "Shared memory and connections")})
 }
 
 // Broker is the Redis service broker.
