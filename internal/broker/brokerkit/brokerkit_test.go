@@ -225,3 +225,21 @@ func TestSQLCredentials(t *testing.T) {
 		t.Errorf("uri without query: %v", u)
 	}
 }
+
+func TestCatalog(t *testing.T) {
+	c := brokerkit.Catalog(brokerkit.Service{ID: "s", Name: "svc", Description: "d", Tags: []string{"t"},
+		DisplayName: "Svc", LongDescription: "long", DocumentationURL: "https://docs"},
+		[]osb.Plan{brokerkit.FreePlan("p", "small", "a plan", "Svc small", "one", "two")})
+	if len(c.Services) != 1 {
+		t.Fatalf("services %v", c.Services)
+	}
+	s := c.Services[0]
+	if !s.Bindable || s.PlanUpdateable || !s.InstancesRetrievable || !s.BindingsRetrievable ||
+		s.Metadata["providerDisplayName"] != "ingot" || s.Metadata["documentationUrl"] != "https://docs" {
+		t.Fatalf("service %+v", s)
+	}
+	p := s.Plans[0]
+	if p.Free == nil || !*p.Free || p.Metadata["displayName"] != "Svc small" || len(p.Metadata["bullets"].([]string)) != 2 {
+		t.Fatalf("plan %+v", p)
+	}
+}
