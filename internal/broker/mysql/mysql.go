@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -37,6 +36,7 @@ import (
 
 	driver "github.com/go-sql-driver/mysql"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -114,19 +114,14 @@ func (c *Config) applyDefaults() {
 		c.Plans = DefaultPlans()
 	}
 	if c.MaxAdminConns == 0 {
-		c.MaxAdminConns = 8
+		c.MaxAdminConns = brokerkit.DefaultMaxAdminConns
 	}
 }
 
 // Validate checks a defaulted config.
 func (c *Config) Validate() error {
-	var errs []error
-	if c.AdminURL == "" {
-		errs = append(errs, errors.New("admin URL is required"))
-	}
-	if c.Username == "" || c.Password == "" {
-		errs = append(errs, errors.New("broker username and password are required"))
-	}
+	errs := brokerkit.Common{AdminURL: c.AdminURL, Username: c.Username, Password: c.Password,
+		PublicPort: c.PublicPort, MaxAdminConns: c.MaxAdminConns}.Check()
 	if !namePattern.MatchString(c.StateDatabase) {
 		errs = append(errs, fmt.Errorf("state database %q must be lowercase letters, digits and '_'", c.StateDatabase))
 	}
@@ -135,13 +130,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("plan %q: max user connections must be at least 1", p.Name))
 		}
 	}
-	if c.PublicPort < 0 || c.PublicPort > 65535 || c.MaxAdminConns < 1 {
-		errs = append(errs, errors.New("public port or max admin conns out of range"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
-	}
-	return nil
+	return brokerkit.Invalid(ErrInvalidConfig, errs)
 }
 
 // ParseAdminURL turns a mysql:// URL (or a go-sql-driver DSN) into a
@@ -183,65 +172,40 @@ func ParseAdminURL(s string) (*driver.Config, error) {
 func Catalog(plans []Plan) osb.Catalog {
 	out := make([]osb.Plan, 0, len(plans))
 	for _, p := range plans {
-		out = append(out, osb.Plan{
-			ID: p.ID, Name: p.Name, Description: p.Description, Free: osb.BoolPtr(true),
-			Metadata: map[string]any{
-				"displayName": "MySQL " + p.Name,
-				"bullets":     []string{"Dedicated database", strconv.Itoa(p.MaxUserConnections) + " concurrent connections per binding"},
-			},
-		})
+		out = append(out, brokerkit.FreePlan(p.ID, p.Name, p.Description, "MySQL "+p.Name,
+			"Dedicated database", strconv.Itoa(p.MaxUserConnections)+" concurrent connections per binding"))
 	}
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "MySQL/MariaDB databases on a shared server",
-		Tags:                 []string{"mysql", "mariadb", "relational"},
-		Bindable:             true,
-		PlanUpdateable:       true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "MySQL",
-			"longDescription":     "A dedicated MySQL/MariaDB database per instance and a dedicated user per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://mariadb.com/kb/en/documentation/",
-		},
-		Plans: out,
-	}}}
+		Description:      "MySQL/MariaDB databases on a shared server",
+		Tags:             []string{"mysql", "mariadb", "relational"},
+		PlanUpdateable:   true,
+		DisplayName:      "MySQL",
+		LongDescription:  "A dedicated MySQL/MariaDB database per instance and a dedicated user per binding.",
+		DocumentationURL: "https://mariadb.com/kb/en/documentation/",
+	}, out)
 }
 
 // Broker is the MySQL service broker.
 type Broker struct {
-	srv   *osb.Server
-	db    *sql.DB
-	store *Store
+	*brokerkit.Server
 }
 
 // New connects to the server, creates the state database if needed and
 // binds the listener; Run serves.
 func New(cfg Config, log *slog.Logger) (*Broker, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log = log.With("component", "broker", "service", ServiceName)
+	log = brokerkit.Logger(log, ServiceName)
 	dcfg, err := ParseAdminURL(cfg.AdminURL)
 	if err != nil {
 		return nil, err
 	}
-	host, port := cfg.PublicHost, cfg.PublicPort
-	if h, p, err := net.SplitHostPort(dcfg.Addr); err == nil && dcfg.Net == "tcp" {
-		if host == "" {
-			host = h
-		}
-		if port == 0 {
-			port, _ = strconv.Atoi(p)
-		}
-	}
-	if host == "" || port == 0 {
-		return nil, fmt.Errorf("%w: set a public host and port for credentials", ErrInvalidConfig)
+	host, port, err := brokerkit.PublicEndpoint(cfg.PublicHost, cfg.PublicPort, dcfg.Addr, dcfg.Net == "tcp", ErrInvalidConfig)
+	if err != nil {
+		return nil, err
 	}
 	dcfg.DBName = ""
 	dcfg.ClientFoundRows = true // UPDATE reports matched rows, not changed ones
@@ -257,51 +221,21 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	db.SetMaxOpenConns(cfg.MaxAdminConns)
 	db.SetMaxIdleConns(cfg.MaxAdminConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	fail := func(err error) (*Broker, error) {
-		_ = db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), brokerkit.ConnectTimeout)
+	defer cancel()
+	srv, err := brokerkit.Start(func() { _ = db.Close() }, log, func() (brokerkit.ServerConfig, osb.Provider, osb.Store, error) {
+		if err := db.PingContext(ctx); err != nil {
+			return brokerkit.ServerConfig{}, nil, nil, fmt.Errorf("connect to the admin server: %w", err)
+		}
+		store, err := NewStore(ctx, db, cfg.StateDatabase)
+		return brokerkit.ServerConfig{
+			ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
+			Catalog: Catalog(cfg.Plans), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
+			MaxConcurrentOperations: cfg.MaxConcurrentOperations,
+		}, newProvider(db, host, port, cfg.Plans, log), store, err
+	})
+	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		return fail(fmt.Errorf("connect to the admin server: %w", err))
-	}
-	store, err := NewStore(ctx, db, cfg.StateDatabase)
-	if err != nil {
-		return fail(err)
-	}
-	prov := newProvider(db, host, port, cfg.Plans, log)
-	srv, err := osb.New(osb.Config{
-		ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
-		Catalog: Catalog(cfg.Plans), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
-		MaxConcurrentOperations: cfg.MaxConcurrentOperations,
-	}, prov, store, log)
-	if err != nil {
-		return fail(err)
-	}
-	return &Broker{srv: srv, db: db, store: store}, nil
-}
-
-// Handler is the broker's OSB API.
-func (b *Broker) Handler() http.Handler { return b.srv.Handler() }
-
-// Addr is the listener's address.
-func (b *Broker) Addr() string { return b.srv.Addr() }
-
-// URL is the broker's base URL.
-func (b *Broker) URL() string { return b.srv.URL() }
-
-// Run serves until ctx is done, then stops and closes the admin pool.
-func (b *Broker) Run(ctx context.Context) error {
-	err := b.srv.Run(ctx)
-	_ = b.Close()
-	return err
-}
-
-// Close stops the server's operations and closes the admin pool; for
-// brokers used through Handler without Run.
-func (b *Broker) Close() error {
-	err := b.srv.Close()
-	_ = b.db.Close()
-	return err
+	return &Broker{srv}, nil
 }

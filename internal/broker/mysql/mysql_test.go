@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +22,7 @@ import (
 
 const defaultAdminURL = "mysql://root@127.0.0.1:3306/"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_MYSQL_ADMIN_URL"); u != "" {
-		return u
-	}
-	return defaultAdminURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_MYSQL_ADMIN_URL", defaultAdminURL) }
 
 // adminDB connects to the test server or skips the test.
 func adminDB(t *testing.T) *sql.DB {
@@ -45,75 +38,44 @@ func adminDB(t *testing.T) *sql.DB {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		t.Skipf("MySQL/MariaDB is not reachable at %s (set INGOT_TEST_MYSQL_ADMIN_URL): %v", adminURL(), err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	osbtest.RequireServer(t, "MySQL/MariaDB", adminURL(), "INGOT_TEST_MYSQL_ADMIN_URL", db.PingContext, func() { _ = db.Close() })
 	return db
 }
 
-func randomName(prefix string) string {
-	return prefix + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-}
-
 type env struct {
-	broker  *mysql.Broker
+	*osbtest.Env[*mysql.Broker]
 	db      *sql.DB
 	stateDB string
-	c       *osbtest.Client
-	target  osbtest.Target
 }
 
 // newEnv starts a broker with a state database of its own; at the end it
 // deprovisions whatever the test left and drops that database.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := adminDB(t)
-	stateDB := randomName("ingot_broker_test_")
-	pass := uuid.NewString()
-	b, err := mysql.New(mysql.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
-		StateDatabase: stateDB, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new broker: %v", err)
-	}
-	e := &env{broker: b, db: db, stateDB: stateDB,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
-	t.Cleanup(func() { e.sweep(t) })
-	return e
-}
-
-func (e *env) sweep(t *testing.T) {
-	ctx := context.Background()
-	rows, err := e.db.QueryContext(ctx, "SELECT data FROM `"+e.stateDB+"`.instances")
-	if err == nil {
+	e := &env{db: adminDB(t), stateDB: osbtest.StateName()}
+	e.Env = osbtest.NewEnv(t, func(user, pass string, log *slog.Logger) (*mysql.Broker, error) {
+		return mysql.New(mysql.Config{
+			ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: user, Password: pass,
+			StateDatabase: e.stateDB, MaxAdminConns: 4,
+		}, log)
+	}, func() []string {
 		var datas []string
-		for rows.Next() {
-			var d string
-			if rows.Scan(&d) == nil {
-				datas = append(datas, d)
-			}
-		}
-		rows.Close()
-		for _, d := range datas {
-			var inst osb.Instance
-			if json.Unmarshal([]byte(d), &inst) == nil {
-				resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-				if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-					t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
+		if rows, err := e.db.QueryContext(context.Background(), "SELECT data FROM `"+e.stateDB+"`.instances"); err == nil {
+			for rows.Next() {
+				var d string
+				if rows.Scan(&d) == nil {
+					datas = append(datas, d)
 				}
 			}
+			rows.Close()
 		}
-	}
-	_ = e.broker.Close()
-	if _, err := e.db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+e.stateDB+"`"); err != nil {
-		t.Errorf("drop state database: %v", err)
-	}
+		return datas
+	}, func(t *testing.T) {
+		if _, err := e.db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+e.stateDB+"`"); err != nil {
+			t.Errorf("drop state database: %v", err)
+		}
+	})
+	return e
 }
 
 // open connects with a binding's uri credential.
@@ -162,13 +124,7 @@ func exec(t *testing.T, db *sql.DB, q string, args ...any) {
 	}
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func (e *env) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
@@ -190,7 +146,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	instA, instB := "my-a-"+uuid.NewString(), "my-b-"+uuid.NewString()
 	dbA := mysql.InstanceName(instA)
 
-	resp := e.c.Provision(t, instA, mysql.ServiceID, mysql.PlanSmallID, map[string]any{"character_set": "utf8mb4", "collation": "utf8mb4_bin"})
+	resp := e.C.Provision(t, instA, mysql.ServiceID, mysql.PlanSmallID, map[string]any{"character_set": "utf8mb4", "collation": "utf8mb4_bin"})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
@@ -198,7 +154,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		t.Fatalf("database %s missing or with the wrong collation", dbA)
 	}
 
-	credsA1 := credentials(t, e.c.Bind(t, instA, "a1", mysql.ServiceID, mysql.PlanSmallID, "app-a", nil))
+	credsA1 := credentials(t, e.C.Bind(t, instA, "a1", mysql.ServiceID, mysql.PlanSmallID, "app-a", nil))
 	for _, k := range []string{"uri", "jdbcUrl", "hostname", "port", "name", "username", "password"} {
 		if _, ok := credsA1[k]; !ok {
 			t.Fatalf("credentials lack %q", k)
@@ -219,15 +175,15 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		t.Fatalf("read back: %q %v", body, err)
 	}
 
-	credsA2 := credentials(t, e.c.Bind(t, instA, "a2", mysql.ServiceID, mysql.PlanSmallID, "app-a2", nil))
+	credsA2 := credentials(t, e.C.Bind(t, instA, "a2", mysql.ServiceID, mysql.PlanSmallID, "app-a2", nil))
 	a2 := mustOpen(t, credsA2["uri"].(string))
 	exec(t, a2, `INSERT INTO notes VALUES (2, 'from a2')`)
 
 	// A binding of another instance cannot reach this one.
-	if resp := e.c.Provision(t, instB, mysql.ServiceID, mysql.PlanSmallID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instB, mysql.ServiceID, mysql.PlanSmallID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision B: %d %s", resp.Status, resp.Raw)
 	}
-	credsB := credentials(t, e.c.Bind(t, instB, "b1", mysql.ServiceID, mysql.PlanSmallID, "app-b", nil))
+	credsB := credentials(t, e.C.Bind(t, instB, "b1", mysql.ServiceID, mysql.PlanSmallID, "app-b", nil))
 	b1 := mustOpen(t, credsB["uri"].(string))
 	if _, err := b1.ExecContext(ctx, "SELECT * FROM `"+dbA+"`.notes"); err == nil {
 		t.Fatal("instance B reads instance A's table")
@@ -255,7 +211,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Unbind revokes: the session is killed and the password is dead.
-	if resp := e.c.Unbind(t, instA, "a1", mysql.ServiceID, mysql.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, instA, "a1", mysql.ServiceID, mysql.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
 	if db, err := open(t, credsA1["uri"].(string)); err == nil {
@@ -271,7 +227,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Plan change: every binding user's limit follows.
-	if resp := e.c.Update(t, instA, mysql.ServiceID, mysql.PlanMediumID, map[string]any{"character_set": "utf8mb4", "collation": "utf8mb4_bin"}); resp.Status != http.StatusOK {
+	if resp := e.C.Update(t, instA, mysql.ServiceID, mysql.PlanMediumID, map[string]any{"character_set": "utf8mb4", "collation": "utf8mb4_bin"}); resp.Status != http.StatusOK {
 		t.Fatalf("update: %d %s", resp.Status, resp.Raw)
 	}
 	if got := e.maxUserConnections(t, credsA2["username"].(string)); got != 50 {
@@ -279,7 +235,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Deprovision drops the database and every user.
-	if resp := e.c.Deprovision(t, instA, mysql.ServiceID, mysql.PlanMediumID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instA, mysql.ServiceID, mysql.PlanMediumID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.count(t, `SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?`, dbA) != 0 {
@@ -292,7 +248,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		_ = db.Close()
 		t.Fatal("connected to a deprovisioned instance")
 	}
-	if resp := e.c.Deprovision(t, instB, mysql.ServiceID, mysql.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instB, mysql.ServiceID, mysql.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision B: %d %s", resp.Status, resp.Raw)
 	}
 }
@@ -317,20 +273,20 @@ func TestRepairInterruptedProvision(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec(t, e.db, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4")
-	resp := e.c.Provision(t, id, mysql.ServiceID, mysql.PlanSmallID, map[string]any{"character_set": "latin1"})
+	resp := e.C.Provision(t, id, mysql.ServiceID, mysql.PlanSmallID, map[string]any{"character_set": "latin1"})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("re-sent provision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.count(t, `SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ? AND DEFAULT_CHARACTER_SET_NAME = 'latin1'`, name) != 1 {
 		t.Fatal("the repaired database lacks the requested character set")
 	}
-	creds := credentials(t, e.c.Bind(t, id, "b1", mysql.ServiceID, mysql.PlanSmallID, "app", nil))
+	creds := credentials(t, e.C.Bind(t, id, "b1", mysql.ServiceID, mysql.PlanSmallID, "app", nil))
 	exec(t, mustOpen(t, creds["uri"].(string)), `CREATE TABLE t (v INT)`)
 }
 
 func TestConformance(t *testing.T) {
 	e := newEnv(t)
-	osbtest.Run(t, e.target, osbtest.Options{
+	osbtest.Run(t, e.Target, osbtest.Options{
 		Parameters:          map[string]any{"character_set": "utf8mb4"},
 		AltParameters:       map[string]any{"character_set": "latin1"},
 		BadParameters:       map[string]any{"character_set": "klingon"},
@@ -344,7 +300,7 @@ func TestConformance(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	db := adminDB(t)
-	name := randomName("ingot_broker_test_")
+	name := osbtest.StateName()
 	t.Cleanup(func() { _, _ = db.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`") })
 	osbtest.RunStore(t, func(t *testing.T) osb.Store {
 		st, err := mysql.NewStore(context.Background(), db, name)

@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -37,15 +35,12 @@ type provider struct {
 	db    *sql.DB
 	host  string
 	port  int
-	plans map[string]Plan
+	plans brokerkit.Plans[Plan]
 	log   *slog.Logger
 }
 
 func newProvider(db *sql.DB, host string, port int, plans []Plan, log *slog.Logger) *provider {
-	p := &provider{db: db, host: host, port: port, plans: map[string]Plan{}, log: log}
-	for _, pl := range plans {
-		p.plans[pl.ID] = pl
-	}
+	p := &provider{db: db, host: host, port: port, plans: brokerkit.NewPlans(plans, func(p Plan) string { return p.ID }), log: log}
 	return p
 }
 
@@ -79,14 +74,6 @@ func (p *provider) exec(ctx context.Context, what, q string) error {
 	return nil
 }
 
-func (p *provider) plan(id string) (Plan, error) {
-	pl, ok := p.plans[id]
-	if !ok {
-		return Plan{}, fmt.Errorf("%w: unknown plan %q", osb.ErrBadRequest, id)
-	}
-	return pl, nil
-}
-
 func decodeInstanceParameters(raw json.RawMessage) (InstanceParameters, error) {
 	var params InstanceParameters
 	if err := osb.DecodeParameters(raw, &params); err != nil {
@@ -113,7 +100,7 @@ func (params InstanceParameters) clause() string {
 }
 
 func (p *provider) ValidateInstanceParameters(ctx context.Context, planID string, raw json.RawMessage) error {
-	if _, err := p.plan(planID); err != nil {
+	if _, err := p.plans.Get(planID); err != nil {
 		return err
 	}
 	params, err := decodeInstanceParameters(raw)
@@ -133,12 +120,11 @@ func (p *provider) ValidateInstanceParameters(ctx context.Context, planID string
 }
 
 func (p *provider) ValidateBindingParameters(_ context.Context, _ *osb.Instance, raw json.RawMessage) error {
-	var none struct{}
-	return osb.DecodeParameters(raw, &none)
+	return brokerkit.NoParameters(raw)
 }
 
 func (p *provider) Provision(ctx context.Context, inst *osb.Instance) error {
-	if _, err := p.plan(inst.PlanID); err != nil {
+	if _, err := p.plans.Get(inst.PlanID); err != nil {
 		return err
 	}
 	params, err := decodeInstanceParameters(inst.Parameters)
@@ -172,7 +158,7 @@ func (p *provider) databaseUsers(ctx context.Context, name string) ([]string, er
 }
 
 func (p *provider) Update(ctx context.Context, inst *osb.Instance, planID string, raw json.RawMessage) error {
-	plan, err := p.plan(planID)
+	plan, err := p.plans.Get(planID)
 	if err != nil {
 		return err
 	}
@@ -262,7 +248,7 @@ func (p *provider) Deprovision(ctx context.Context, inst *osb.Instance, bindings
 }
 
 func (p *provider) Bind(ctx context.Context, inst *osb.Instance, b *osb.Binding) (map[string]any, error) {
-	plan, err := p.plan(inst.PlanID)
+	plan, err := p.plans.Get(inst.PlanID)
 	if err != nil {
 		return nil, err
 	}
@@ -287,19 +273,7 @@ func (p *provider) Bind(ctx context.Context, inst *osb.Instance, b *osb.Binding)
 }
 
 func (p *provider) credentials(database, user, password string) map[string]any {
-	hostport := net.JoinHostPort(p.host, strconv.Itoa(p.port))
-	uri := url.URL{Scheme: "mysql", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database, RawQuery: "reconnect=true"}
-	jdbc := "jdbc:mysql://" + hostport + "/" + database + "?" + url.Values{"user": {user}, "password": {password}}.Encode()
-	return map[string]any{
-		"uri":      uri.String(),
-		"jdbcUrl":  jdbc,
-		"hostname": p.host,
-		"port":     p.port,
-		"name":     database,
-		"database": database,
-		"username": user,
-		"password": password,
-	}
+	return brokerkit.SQLCredentials("mysql", "reconnect=true", "mysql", p.host, p.port, database, user, password)
 }
 
 func (p *provider) Unbind(ctx context.Context, inst *osb.Instance, b *osb.Binding) error {

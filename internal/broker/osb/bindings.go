@@ -42,17 +42,15 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req BindRequest
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	if !s.readBody(w, r, &req) {
 		return
 	}
 	if req.ServiceID == "" || req.PlanID == "" {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "service_id and plan_id are required")
 		return
 	}
-	params, err := canonicalObject(req.Parameters)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	params, ok := readParams(w, req.Parameters)
+	if !ok {
 		return
 	}
 	unlock, ok := s.lockInstance(w, r, iid)
@@ -60,18 +58,12 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	inst, err := s.store.GetInstance(r.Context(), iid)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such service instance")
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", iid)
+	inst, ok := s.loadInstance(w, r, iid, false)
+	if !ok {
 		return
 	}
 	if op := inst.LastOperation; s.runningHere(instanceKey(iid), op) {
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	if !inst.Usable() {
@@ -133,19 +125,9 @@ func (s *Server) bind(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, "binding-record-failed", err, "binding_id", bid)
 		return
 	}
-	ctx, cancel := s.syncContext()
-	var creds map[string]any
-	werr := safeWork(ctx, func(ctx context.Context) error {
-		var err error
-		creds, err = s.provider.Bind(ctx, inst, b)
-		return err
+	creds, werr := s.runBindingOp(bid, op.ID, func(ctx context.Context) (map[string]any, error) {
+		return s.provider.Bind(ctx, inst, b)
 	})
-	cancel()
-	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer fcancel()
-	if err := s.finishBindingOp(fctx, bid, op.ID, creds, werr); err != nil && werr == nil {
-		werr = err
-	}
 	if werr != nil {
 		s.writeFailure(w, "bind-failed", fmt.Errorf("bind: %w", werr), "instance_id", iid, "binding_id", bid)
 		return
@@ -216,13 +198,8 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	b, err := s.store.GetBinding(r.Context(), bid)
-	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+	b, ok := s.loadBinding(w, r, iid, bid)
+	if !ok {
 		return
 	}
 	inst, err := s.store.GetInstance(r.Context(), iid)
@@ -240,8 +217,7 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op := inst.LastOperation; s.runningHere(instanceKey(iid), op) {
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	now := time.Now().UTC()
@@ -252,14 +228,9 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) {
 		s.writeFailure(w, "binding-record-failed", err, "binding_id", bid)
 		return
 	}
-	ctx, cancel := s.syncContext()
-	werr := safeWork(ctx, func(ctx context.Context) error { return s.provider.Unbind(ctx, inst, b) })
-	cancel()
-	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer fcancel()
-	if err := s.finishBindingOp(fctx, bid, op.ID, nil, werr); err != nil && werr == nil {
-		werr = err
-	}
+	_, werr := s.runBindingOp(bid, op.ID, func(ctx context.Context) (map[string]any, error) {
+		return nil, s.provider.Unbind(ctx, inst, b)
+	})
 	if werr != nil {
 		s.writeFailure(w, "unbind-failed", fmt.Errorf("unbind: %w", werr), "instance_id", iid, "binding_id", bid)
 		return
@@ -289,13 +260,8 @@ func (s *Server) bindingLastOperation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	b, err := s.store.GetBinding(r.Context(), bid)
-	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+	b, ok := s.loadBinding(w, r, iid, bid)
+	if !ok {
 		return
 	}
 	writeLastOperation(w, r, b.LastOperation)
@@ -321,4 +287,39 @@ func (s *Server) failInterruptedBinding(ctx context.Context, iid, bid string) er
 	}
 	return s.finishBindingOp(ctx, bid, b.LastOperation.ID, nil,
 		errors.New("interrupted: the broker stopped before the operation finished"))
+}
+
+// runBindingOp runs a synchronous bind or unbind (bounded by the sync
+// timeout), records its outcome and credentials in the binding's
+// operation opID, and returns the credentials and the first error.
+func (s *Server) runBindingOp(bid, opID string, work func(ctx context.Context) (map[string]any, error)) (map[string]any, error) {
+	ctx, cancel := s.syncContext()
+	var creds map[string]any
+	werr := safeWork(ctx, func(ctx context.Context) error {
+		var err error
+		creds, err = work(ctx)
+		return err
+	})
+	cancel()
+	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer fcancel()
+	if err := s.finishBindingOp(fctx, bid, opID, creds, werr); err != nil && werr == nil {
+		werr = err
+	}
+	return creds, werr
+}
+
+// loadBinding loads binding bid of instance iid; when there is none it
+// answers 410 Gone, when loading fails 500, and returns false.
+func (s *Server) loadBinding(w http.ResponseWriter, r *http.Request, iid, bid string) (*Binding, bool) {
+	b, err := s.store.GetBinding(r.Context(), bid)
+	if errors.Is(err, ErrNotFound) || (err == nil && b.InstanceID != iid) {
+		writeJSON(w, http.StatusGone, struct{}{})
+		return nil, false
+	}
+	if err != nil {
+		s.writeFailure(w, "binding-load-failed", err, "binding_id", bid)
+		return nil, false
+	}
+	return b, true
 }

@@ -38,8 +38,7 @@ func (s *Server) provision(w http.ResponseWriter, r *http.Request) {
 	}
 	async := acceptsIncomplete(r)
 	var req ProvisionRequest
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	if !s.readBody(w, r, &req) {
 		return
 	}
 	if req.ServiceID == "" || req.PlanID == "" {
@@ -55,9 +54,8 @@ func (s *Server) provision(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown plan_id %q for service %q", req.PlanID, svc.Name))
 		return
 	}
-	params, err := canonicalObject(req.Parameters)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	params, ok := readParams(w, req.Parameters)
+	if !ok {
 		return
 	}
 	if err := checkMaintenanceInfo(plan, req.MaintenanceInfo); err != nil {
@@ -101,8 +99,7 @@ func (s *Server) provision(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusAccepted, ProvisionResponse{Operation: op.ID})
 				return
 			}
-			writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-				fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+			writeBusy(w, op)
 			return
 		}
 		brokenByDelete := op != nil && op.Kind == OpDeprovision && op.State != StateSucceeded
@@ -133,8 +130,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	}
 	async := acceptsIncomplete(r)
 	var req UpdateRequest
-	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+	if !s.readBody(w, r, &req) {
 		return
 	}
 	if req.ServiceID == "" {
@@ -146,19 +142,13 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	inst, err := s.store.GetInstance(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such service instance")
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", id)
+	inst, ok := s.loadInstance(w, r, id, false)
+	if !ok {
 		return
 	}
 	op := inst.LastOperation
 	if s.runningHere(instanceKey(id), op) {
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	if !inst.Provisioned || (op != nil && op.Kind == OpDeprovision) {
@@ -189,8 +179,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	}
 	params := inst.Parameters
 	if len(req.Parameters) > 0 {
-		if params, err = canonicalObject(req.Parameters); err != nil {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+		if params, ok = readParams(w, req.Parameters); !ok {
 			return
 		}
 	}
@@ -238,13 +227,8 @@ func (s *Server) deprovision(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer unlock()
-	inst, err := s.store.GetInstance(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", id)
+	inst, ok := s.loadInstance(w, r, id, true)
+	if !ok {
 		return
 	}
 	if q.Get("service_id") != inst.ServiceID {
@@ -257,8 +241,7 @@ func (s *Server) deprovision(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusAccepted, OperationResponse{Operation: op.ID})
 			return
 		}
-		writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
-			fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+		writeBusy(w, op)
 		return
 	}
 	if async && !s.trySlot() {
@@ -274,13 +257,8 @@ func (s *Server) getInstance(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	inst, err := s.store.GetInstance(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, CodeNotFound, "no such service instance")
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", id)
+	inst, ok := s.loadInstance(w, r, id, false)
+	if !ok {
 		return
 	}
 	op := inst.LastOperation
@@ -300,13 +278,8 @@ func (s *Server) instanceLastOperation(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	inst, err := s.store.GetInstance(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		writeJSON(w, http.StatusGone, struct{}{})
-		return
-	}
-	if err != nil {
-		s.writeFailure(w, "instance-load-failed", err, "instance_id", id)
+	inst, ok := s.loadInstance(w, r, id, true)
+	if !ok {
 		return
 	}
 	writeLastOperation(w, r, inst.LastOperation)

@@ -94,6 +94,51 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any) er
 	return nil
 }
 
+// readBody decodes the request body into dst; when it is bad it answers
+// 400 and returns false.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, dst); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+		return false
+	}
+	return true
+}
+
+// readParams is the canonical form of request parameters; when they are
+// not a JSON object it answers 400 and returns false.
+func readParams(w http.ResponseWriter, raw json.RawMessage) (json.RawMessage, bool) {
+	params, err := canonicalObject(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, errorText(err))
+		return nil, false
+	}
+	return params, true
+}
+
+// loadInstance loads instance id; when there is none it answers 410 Gone
+// (gone) or 404, when loading fails 500, and returns false.
+func (s *Server) loadInstance(w http.ResponseWriter, r *http.Request, id string, gone bool) (*Instance, bool) {
+	inst, err := s.store.GetInstance(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotFound) && gone:
+		writeJSON(w, http.StatusGone, struct{}{})
+		return nil, false
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no such service instance")
+		return nil, false
+	case err != nil:
+		s.writeFailure(w, "instance-load-failed", err, "instance_id", id)
+		return nil, false
+	}
+	return inst, true
+}
+
+// writeBusy answers 422: op of the instance is in progress.
+func writeBusy(w http.ResponseWriter, op *Operation) {
+	writeError(w, http.StatusUnprocessableEntity, CodeConcurrencyError,
+		fmt.Sprintf("a %s of this service instance is in progress", op.Kind))
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

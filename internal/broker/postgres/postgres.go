@@ -32,12 +32,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -111,20 +111,15 @@ func (c *Config) applyDefaults() {
 		c.Plans = DefaultPlans()
 	}
 	if c.MaxAdminConns == 0 {
-		c.MaxAdminConns = 8
+		c.MaxAdminConns = brokerkit.DefaultMaxAdminConns
 	}
 }
 
 // Validate checks a defaulted config (the catalog and credentials are
 // checked again by osb.New).
 func (c *Config) Validate() error {
-	var errs []error
-	if c.AdminURL == "" {
-		errs = append(errs, errors.New("admin URL is required"))
-	}
-	if c.Username == "" || c.Password == "" {
-		errs = append(errs, errors.New("broker username and password are required"))
-	}
+	errs := brokerkit.Common{AdminURL: c.AdminURL, Username: c.Username, Password: c.Password,
+		PublicPort: c.PublicPort, MaxAdminConns: int(c.MaxAdminConns)}.Check()
 	if !schemaPattern.MatchString(c.StateSchema) {
 		errs = append(errs, fmt.Errorf("state schema %q must be lowercase letters, digits and '_'", c.StateSchema))
 	}
@@ -133,64 +128,40 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("plan %q: connection limit must be at least 1", p.Name))
 		}
 	}
-	if c.PublicPort < 0 || c.PublicPort > 65535 || c.MaxAdminConns < 1 {
-		errs = append(errs, errors.New("public port or max admin conns out of range"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
-	}
-	return nil
+	return brokerkit.Invalid(ErrInvalidConfig, errs)
 }
 
 // Catalog is the broker's catalog for plans.
 func Catalog(plans []Plan) osb.Catalog {
 	out := make([]osb.Plan, 0, len(plans))
 	for _, p := range plans {
-		out = append(out, osb.Plan{
-			ID: p.ID, Name: p.Name, Description: p.Description, Free: osb.BoolPtr(true),
-			Metadata: map[string]any{
-				"displayName": "PostgreSQL " + p.Name,
-				"bullets":     []string{"Dedicated database", strconv.Itoa(p.ConnectionLimit) + " concurrent connections"},
-			},
-		})
+		out = append(out, brokerkit.FreePlan(p.ID, p.Name, p.Description, "PostgreSQL "+p.Name,
+			"Dedicated database", strconv.Itoa(p.ConnectionLimit)+" concurrent connections"))
 	}
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "PostgreSQL databases on a shared server",
-		Tags:                 []string{"postgres", "postgresql", "relational"},
-		Bindable:             true,
-		PlanUpdateable:       true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "PostgreSQL",
-			"longDescription":     "A dedicated PostgreSQL database per instance and a dedicated role per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://www.postgresql.org/docs/",
-		},
-		Plans: out,
-	}}}
+		Description:      "PostgreSQL databases on a shared server",
+		Tags:             []string{"postgres", "postgresql", "relational"},
+		PlanUpdateable:   true,
+		DisplayName:      "PostgreSQL",
+		LongDescription:  "A dedicated PostgreSQL database per instance and a dedicated role per binding.",
+		DocumentationURL: "https://www.postgresql.org/docs/",
+	}, out)
 }
 
 // Broker is the PostgreSQL service broker.
 type Broker struct {
-	srv   *osb.Server
-	pool  *pgxpool.Pool
-	store *Store
-	log   *slog.Logger
+	*brokerkit.Server
 }
 
 // New connects to the admin database, creates the state schema if needed
 // and binds the listener; Run serves.
 func New(cfg Config, log *slog.Logger) (*Broker, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log = log.With("component", "broker", "service", ServiceName)
+	log = brokerkit.Logger(log, ServiceName)
 	poolCfg, err := pgxpool.ParseConfig(cfg.AdminURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: admin URL: %w", ErrInvalidConfig, err)
@@ -206,58 +177,29 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	if host == "" || host[0] == '/' {
 		return nil, fmt.Errorf("%w: the admin URL uses a unix socket; set a public host for credentials", ErrInvalidConfig)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), brokerkit.ConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the admin database: %w", err)
 	}
-	fail := func(err error) (*Broker, error) {
-		pool.Close()
+	srv, err := brokerkit.Start(pool.Close, log, func() (brokerkit.ServerConfig, osb.Provider, osb.Store, error) {
+		if err := pool.Ping(ctx); err != nil {
+			return brokerkit.ServerConfig{}, nil, nil, fmt.Errorf("connect to the admin database: %w", err)
+		}
+		store, err := NewStore(ctx, pool, cfg.StateSchema)
+		if err != nil {
+			return brokerkit.ServerConfig{}, nil, nil, err
+		}
+		prov, err := newProvider(ctx, pool, poolCfg.ConnConfig, host, port, cfg.Plans, log)
+		return brokerkit.ServerConfig{
+			ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
+			Catalog: Catalog(cfg.Plans), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
+			MaxConcurrentOperations: cfg.MaxConcurrentOperations,
+		}, prov, store, err
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return fail(fmt.Errorf("connect to the admin database: %w", err))
-	}
-	store, err := NewStore(ctx, pool, cfg.StateSchema)
-	if err != nil {
-		return fail(err)
-	}
-	prov, err := newProvider(ctx, pool, poolCfg.ConnConfig, host, port, cfg.Plans, log)
-	if err != nil {
-		return fail(err)
-	}
-	srv, err := osb.New(osb.Config{
-		ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
-		Catalog: Catalog(cfg.Plans), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
-		MaxConcurrentOperations: cfg.MaxConcurrentOperations,
-	}, prov, store, log)
-	if err != nil {
-		return fail(err)
-	}
-	return &Broker{srv: srv, pool: pool, store: store, log: log}, nil
-}
-
-// Handler is the broker's OSB API.
-func (b *Broker) Handler() http.Handler { return b.srv.Handler() }
-
-// Addr is the listener's address.
-func (b *Broker) Addr() string { return b.srv.Addr() }
-
-// URL is the broker's base URL.
-func (b *Broker) URL() string { return b.srv.URL() }
-
-// Run serves until ctx is done, then stops and closes the admin pool.
-func (b *Broker) Run(ctx context.Context) error {
-	err := b.srv.Run(ctx)
-	_ = b.Close()
-	return err
-}
-
-// Close stops the server's operations and closes the admin pool; for
-// brokers used through Handler without Run.
-func (b *Broker) Close() error {
-	err := b.srv.Close()
-	b.pool.Close()
-	return err
+	return &Broker{srv}, nil
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,79 +21,55 @@ import (
 
 const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_POSTGRES_ADMIN_URL"); u != "" {
-		return u
-	}
-	return defaultAdminURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_POSTGRES_ADMIN_URL", defaultAdminURL) }
 
 // adminPool connects to the test server or skips the test.
 func adminPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, adminURL())
-	if err == nil {
-		err = pool.Ping(ctx)
-	}
-	if err != nil {
-		t.Skipf("PostgreSQL is not reachable at %s (set INGOT_TEST_POSTGRES_ADMIN_URL): %v", adminURL(), err)
-	}
-	t.Cleanup(pool.Close)
+	var pool *pgxpool.Pool
+	osbtest.RequireServer(t, "PostgreSQL", adminURL(), "INGOT_TEST_POSTGRES_ADMIN_URL", func(ctx context.Context) error {
+		var err error
+		if pool, err = pgxpool.New(ctx, adminURL()); err != nil {
+			return err
+		}
+		return pool.Ping(ctx)
+	}, func() {
+		if pool != nil {
+			pool.Close()
+		}
+	})
 	return pool
 }
 
 type env struct {
-	broker *postgres.Broker
+	*osbtest.Env[*postgres.Broker]
 	pool   *pgxpool.Pool
 	schema string
-	c      *osbtest.Client
-	target osbtest.Target
 }
 
 // newEnv starts a broker with a state schema of its own; at the end it
 // deprovisions whatever the test left and drops the schema.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	pass := uuid.NewString()
-	b, err := postgres.New(postgres.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
-		StateSchema: schema, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new broker: %v", err)
-	}
-	e := &env{broker: b, pool: pool, schema: schema,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
-	t.Cleanup(func() { e.sweep(t) })
-	return e
-}
-
-// sweep deprovisions every instance still recorded, then drops the state
-// schema.
-func (e *env) sweep(t *testing.T) {
-	ctx := context.Background()
-	rows, err := e.pool.Query(ctx, `SELECT data FROM `+pgx.Identifier{e.schema}.Sanitize()+`.instances`)
-	if err == nil {
-		datas, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		for _, d := range datas {
-			var inst osb.Instance
-			if json.Unmarshal([]byte(d), &inst) == nil {
-				resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-				if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-					t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
-				}
-			}
+	e := &env{pool: adminPool(t), schema: osbtest.StateName()}
+	table := pgx.Identifier{e.schema}.Sanitize()
+	e.Env = osbtest.NewEnv(t, func(user, pass string, log *slog.Logger) (*postgres.Broker, error) {
+		return postgres.New(postgres.Config{
+			ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: user, Password: pass,
+			StateSchema: e.schema, MaxAdminConns: 4,
+		}, log)
+	}, func() []string {
+		var datas []string
+		if rows, err := e.pool.Query(context.Background(), `SELECT data FROM `+table+`.instances`); err == nil {
+			datas, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 		}
-	}
-	_ = e.broker.Close()
-	if _, err := e.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{e.schema}.Sanitize()+` CASCADE`); err != nil {
-		t.Errorf("drop state schema: %v", err)
-	}
+		return datas
+	}, func(t *testing.T) {
+		if _, err := e.pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+table+` CASCADE`); err != nil {
+			t.Errorf("drop state schema: %v", err)
+		}
+	})
+	return e
 }
 
 func connect(t *testing.T, uri string) (*pgx.Conn, error) {
@@ -129,13 +103,7 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	}
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func (e *env) databaseExists(t *testing.T, name string) bool {
 	t.Helper()
@@ -170,7 +138,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	instA, instB := "pg-a-"+uuid.NewString(), "pg-b-"+uuid.NewString()
 	dbA := postgres.InstanceName(instA)
 
-	resp := e.c.Provision(t, instA, postgres.ServiceID, postgres.PlanSmallID, map[string]any{"extensions": []string{"citext"}})
+	resp := e.C.Provision(t, instA, postgres.ServiceID, postgres.PlanSmallID, map[string]any{"extensions": []string{"citext"}})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
@@ -178,7 +146,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		t.Fatalf("database %s missing or with the wrong connection limit", dbA)
 	}
 
-	credsA1 := credentials(t, e.c.Bind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID, "app-a", nil))
+	credsA1 := credentials(t, e.C.Bind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID, "app-a", nil))
 	for _, k := range []string{"uri", "jdbcUrl", "hostname", "port", "name", "username", "password"} {
 		if _, ok := credsA1[k]; !ok {
 			t.Fatalf("credentials lack %q", k)
@@ -200,15 +168,15 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// A second binding of the same instance shares the data.
-	credsA2 := credentials(t, e.c.Bind(t, instA, "a2", postgres.ServiceID, postgres.PlanSmallID, "app-a2", nil))
+	credsA2 := credentials(t, e.C.Bind(t, instA, "a2", postgres.ServiceID, postgres.PlanSmallID, "app-a2", nil))
 	a2 := mustConnect(t, credsA2["uri"].(string))
 	exec(t, a2, `INSERT INTO notes VALUES (2, 'from a2')`)
 
 	// A binding of another instance cannot reach this one.
-	if resp := e.c.Provision(t, instB, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instB, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision B: %d %s", resp.Status, resp.Raw)
 	}
-	credsB := credentials(t, e.c.Bind(t, instB, "b1", postgres.ServiceID, postgres.PlanSmallID, "app-b", nil))
+	credsB := credentials(t, e.C.Bind(t, instB, "b1", postgres.ServiceID, postgres.PlanSmallID, "app-b", nil))
 	b1 := mustConnect(t, credsB["uri"].(string))
 	if _, err := b1.Exec(ctx, `SELECT 1 FROM notes`); err == nil {
 		t.Fatal("instance B sees instance A's table")
@@ -222,7 +190,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Unbind revokes: the session is terminated and the password is dead.
-	if resp := e.c.Unbind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, instA, "a1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
 	if _, err := a1.Exec(ctx, `SELECT 1`); err == nil {
@@ -239,7 +207,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Plan change: the connection limit follows.
-	if resp := e.c.Update(t, instA, postgres.ServiceID, postgres.PlanMediumID, nil); resp.Status != http.StatusOK {
+	if resp := e.C.Update(t, instA, postgres.ServiceID, postgres.PlanMediumID, nil); resp.Status != http.StatusOK {
 		t.Fatalf("update: %d %s", resp.Status, resp.Raw)
 	}
 	if got := e.connLimit(t, dbA); got != 50 {
@@ -248,7 +216,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 
 	// Deprovision drops the database and every role, even with a live
 	// binding and an open session.
-	if resp := e.c.Deprovision(t, instA, postgres.ServiceID, postgres.PlanMediumID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instA, postgres.ServiceID, postgres.PlanMediumID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.databaseExists(t, dbA) || e.roleExists(t, dbA) || e.roleExists(t, credsA2["username"].(string)) {
@@ -258,7 +226,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 		_ = conn.Close(ctx)
 		t.Fatal("connected to a deprovisioned instance")
 	}
-	if resp := e.c.Deprovision(t, instB, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instB, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision B: %d %s", resp.Status, resp.Raw)
 	}
 }
@@ -267,18 +235,18 @@ func TestObjectsMadeAfterResetRoleSurviveUnbind(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "pg-reset-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	c1 := credentials(t, e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	c1 := credentials(t, e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	conn := mustConnect(t, c1["uri"].(string))
 	exec(t, conn, `RESET ROLE`)
 	exec(t, conn, `CREATE TABLE mine (v text)`)
 	exec(t, conn, `INSERT INTO mine VALUES ('kept')`)
-	if resp := e.c.Unbind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
-	c2 := credentials(t, e.c.Bind(t, id, "b2", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	c2 := credentials(t, e.C.Bind(t, id, "b2", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	var v string
 	if err := mustConnect(t, c2["uri"].(string)).QueryRow(ctx, `SELECT v FROM mine`).Scan(&v); err != nil || v != "kept" {
 		t.Fatalf("table of the unbound binding: %q %v", v, err)
@@ -309,19 +277,19 @@ func TestRepairInterruptedProvision(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
-	resp := e.c.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
+	resp := e.C.Provision(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("re-sent provision: %d %s", resp.Status, resp.Raw)
 	}
 	if e.connLimit(t, name) != 10 {
 		t.Fatal("repaired database lacks the plan's connection limit")
 	}
-	creds := credentials(t, e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
+	creds := credentials(t, e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil))
 	conn := mustConnect(t, creds["uri"].(string))
 	exec(t, conn, `CREATE TABLE t (v int)`)
 	// Bind is repairable the same way: a re-sent bind after a lost answer
 	// returns the recorded credentials.
-	again := e.c.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil)
+	again := e.C.Bind(t, id, "b1", postgres.ServiceID, postgres.PlanSmallID, "app", nil)
 	if again.Status != http.StatusOK || again.Object("credentials")["password"] != creds["password"] {
 		t.Fatalf("re-sent bind: %d %s", again.Status, again.Raw)
 	}
@@ -342,49 +310,36 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	}
-	osbtest.Run(t, e.target, opts)
+	osbtest.Run(t, e.Target, opts)
 }
 
 func TestConformanceOverRun(t *testing.T) {
-	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-	})
+	schema := stateSchema(t, adminPool(t))
 	b, err := postgres.New(postgres.Config{ListenAddr: "127.0.0.1:0", AdminURL: adminURL(),
 		Username: "u", Password: "p", StateSchema: schema}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	c := osbtest.NewClient(t, osbtest.Target{URL: b.URL(), Username: "u", Password: "p"})
+	c := osbtest.RunBroker(t, b, "u", "p")
 	id := "pg-run-" + uuid.NewString()
-	resp := c.ProvisionAsync(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
-	if resp.Status != http.StatusAccepted {
-		t.Fatalf("async provision: %d %s", resp.Status, resp.Raw)
-	}
-	if final := c.WaitLastOperation(t, id, resp.String("operation"), 30*time.Second); final.String("state") != osb.StateSucceeded {
-		t.Fatalf("async provision: %s", final.Raw)
-	}
+	c.ProvisionAsyncAndWait(t, id, postgres.ServiceID, postgres.PlanSmallID, nil)
 	if resp := c.Deprovision(t, id, postgres.ServiceID, postgres.PlanSmallID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 }
 
-func TestStore(t *testing.T) {
-	pool := adminPool(t)
-	schema := "ingot_broker_test_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+// stateSchema is a fresh state schema name, dropped when the test ends.
+func stateSchema(t *testing.T, pool *pgxpool.Pool) string {
+	schema := osbtest.StateName()
 	t.Cleanup(func() {
 		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 	})
+	return schema
+}
+
+func TestStore(t *testing.T) {
+	pool := adminPool(t)
+	schema := stateSchema(t, pool)
 	osbtest.RunStore(t, func(t *testing.T) osb.Store {
 		st, err := postgres.NewStore(context.Background(), pool, schema)
 		if err != nil {

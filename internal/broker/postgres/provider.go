@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -46,7 +44,7 @@ type provider struct {
 	adminConn *pgx.ConnConfig
 	host      string
 	port      int
-	plans     map[string]Plan
+	plans     brokerkit.Plans[Plan]
 	forceDrop bool // DROP DATABASE … WITH (FORCE), PostgreSQL 13+
 	log       *slog.Logger
 }
@@ -61,11 +59,8 @@ func newProvider(ctx context.Context, pool *pgxpool.Pool, adminConn *pgx.ConnCon
 	if !super {
 		log.Warn("admin-not-superuser", "detail", "provisioning needs a superuser admin role")
 	}
-	p := &provider{pool: pool, adminConn: adminConn, host: host, port: port, plans: map[string]Plan{},
+	p := &provider{pool: pool, adminConn: adminConn, host: host, port: port, plans: brokerkit.NewPlans(plans, func(p Plan) string { return p.ID }),
 		forceDrop: version >= 130000, log: log}
-	for _, pl := range plans {
-		p.plans[pl.ID] = pl
-	}
 	return p, nil
 }
 
@@ -100,14 +95,6 @@ func (p *provider) exec(ctx context.Context, what, sql string) error {
 	return nil
 }
 
-func (p *provider) plan(id string) (Plan, error) {
-	pl, ok := p.plans[id]
-	if !ok {
-		return Plan{}, fmt.Errorf("%w: unknown plan %q", osb.ErrBadRequest, id)
-	}
-	return pl, nil
-}
-
 func decodeInstanceParameters(raw json.RawMessage) (InstanceParameters, error) {
 	var params InstanceParameters
 	if err := osb.DecodeParameters(raw, &params); err != nil {
@@ -124,7 +111,7 @@ func decodeInstanceParameters(raw json.RawMessage) (InstanceParameters, error) {
 }
 
 func (p *provider) ValidateInstanceParameters(ctx context.Context, planID string, raw json.RawMessage) error {
-	if _, err := p.plan(planID); err != nil {
+	if _, err := p.plans.Get(planID); err != nil {
 		return err
 	}
 	params, err := decodeInstanceParameters(raw)
@@ -151,8 +138,7 @@ func (p *provider) ValidateInstanceParameters(ctx context.Context, planID string
 }
 
 func (p *provider) ValidateBindingParameters(_ context.Context, _ *osb.Instance, raw json.RawMessage) error {
-	var none struct{}
-	return osb.DecodeParameters(raw, &none)
+	return brokerkit.NoParameters(raw)
 }
 
 func (p *provider) roleExists(ctx context.Context, name string) (bool, error) {
@@ -181,7 +167,7 @@ func (p *provider) withDatabase(ctx context.Context, name string, fn func(*pgx.C
 }
 
 func (p *provider) Provision(ctx context.Context, inst *osb.Instance) error {
-	plan, err := p.plan(inst.PlanID)
+	plan, err := p.plans.Get(inst.PlanID)
 	if err != nil {
 		return err
 	}
@@ -244,7 +230,7 @@ func (p *provider) setConnectionLimit(ctx context.Context, name string, limit in
 }
 
 func (p *provider) Update(ctx context.Context, inst *osb.Instance, planID string, raw json.RawMessage) error {
-	plan, err := p.plan(planID)
+	plan, err := p.plans.Get(planID)
 	if err != nil {
 		return err
 	}
@@ -389,19 +375,7 @@ func (p *provider) Bind(ctx context.Context, inst *osb.Instance, b *osb.Binding)
 }
 
 func (p *provider) credentials(database, user, password string) map[string]any {
-	hostport := net.JoinHostPort(p.host, strconv.Itoa(p.port))
-	uri := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: hostport, Path: "/" + database}
-	jdbc := "jdbc:postgresql://" + hostport + "/" + database + "?" + url.Values{"user": {user}, "password": {password}}.Encode()
-	return map[string]any{
-		"uri":      uri.String(),
-		"jdbcUrl":  jdbc,
-		"hostname": p.host,
-		"port":     p.port,
-		"name":     database,
-		"database": database,
-		"username": user,
-		"password": password,
-	}
+	return brokerkit.SQLCredentials("postgres", "", "postgresql", p.host, p.port, database, user, password)
 }
 
 func (p *provider) Unbind(ctx context.Context, inst *osb.Instance, b *osb.Binding) error {

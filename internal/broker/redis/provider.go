@@ -14,6 +14,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -95,13 +96,11 @@ func (p *provider) ValidateInstanceParameters(_ context.Context, planID string, 
 	if planID != PlanSharedID {
 		return fmt.Errorf("%w: unknown plan %q", osb.ErrBadRequest, planID)
 	}
-	var none struct{}
-	return osb.DecodeParameters(raw, &none)
+	return brokerkit.NoParameters(raw)
 }
 
 func (p *provider) ValidateBindingParameters(_ context.Context, _ *osb.Instance, raw json.RawMessage) error {
-	var none struct{}
-	return osb.DecodeParameters(raw, &none)
+	return brokerkit.NoParameters(raw)
 }
 
 // Provision has nothing to create: the key space exists as soon as a

@@ -35,15 +35,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"regexp"
-	"strconv"
 	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
@@ -106,79 +104,50 @@ func (c *Config) applyDefaults() {
 		c.ReconcileInterval = DefaultReconcileInterval
 	}
 	if c.MaxAdminConns == 0 {
-		c.MaxAdminConns = 8
+		c.MaxAdminConns = brokerkit.DefaultMaxAdminConns
 	}
 }
 
 // Validate checks a defaulted config.
 func (c *Config) Validate() error {
-	var errs []error
-	if c.AdminURL == "" {
-		errs = append(errs, errors.New("admin URL is required"))
-	}
-	if c.Username == "" || c.Password == "" {
-		errs = append(errs, errors.New("broker username and password are required"))
-	}
+	errs := brokerkit.Common{AdminURL: c.AdminURL, Username: c.Username, Password: c.Password,
+		PublicPort: c.PublicPort, MaxAdminConns: c.MaxAdminConns}.Check()
 	if !statePrefixPattern.MatchString(c.StatePrefix) || len(c.StatePrefix) >= 3 && c.StatePrefix[:3] == "si:" {
 		errs = append(errs, fmt.Errorf("state prefix %q must be 1-64 letters, digits or _.:- and not start with si:", c.StatePrefix))
 	}
-	if c.PublicPort < 0 || c.PublicPort > 65535 || c.MaxAdminConns < 1 {
-		errs = append(errs, errors.New("public port or max admin conns out of range"))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
-	}
-	return nil
+	return brokerkit.Invalid(ErrInvalidConfig, errs)
 }
 
 // Catalog is the broker's catalog.
 func Catalog() osb.Catalog {
-	return osb.Catalog{Services: []osb.Service{{
+	return brokerkit.Catalog(brokerkit.Service{
 		ID: ServiceID, Name: ServiceName,
-		Description:          "Isolated Redis key spaces on a shared Redis 7 server",
-		Tags:                 []string{"redis", "key-value", "cache"},
-		Bindable:             true,
-		InstancesRetrievable: true,
-		BindingsRetrievable:  true,
-		Metadata: map[string]any{
-			"displayName":         "Redis",
-			"longDescription":     "A key prefix per instance, enforced by a Redis ACL user per binding.",
-			"providerDisplayName": "ingot",
-			"documentationUrl":    "https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/",
-		},
-		Plans: []osb.Plan{{
-			ID: PlanSharedID, Name: "shared", Free: osb.BoolPtr(true),
-			Description: "A key space on a shared server (keys si:<instance>:*)",
-			Metadata: map[string]any{
-				"displayName": "Redis shared",
-				"bullets":     []string{"Own key prefix, enforced by ACL", "Shared memory and connections"},
-			},
-		}},
-	}}}
+		Description:      "Isolated Redis key spaces on a shared Redis 7 server",
+		Tags:             []string{"redis", "key-value", "cache"},
+		DisplayName:      "Redis",
+		LongDescription:  "A key prefix per instance, enforced by a Redis ACL user per binding.",
+		DocumentationURL: "https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/",
+	}, []osb.Plan{brokerkit.FreePlan(PlanSharedID, "shared", "A key space on a shared server (keys si:<instance>:*)",
+		"Redis shared", "Own key prefix, enforced by ACL", "Shared memory and connections")})
 }
 
 // Broker is the Redis service broker.
 type Broker struct {
-	srv       *osb.Server
-	rdb       *goredis.Client
-	store     *Store
-	prov      *provider
-	log       *slog.Logger
-	interval  time.Duration
-	closeOnce sync.Once
+	*brokerkit.Server
+	store    *Store
+	prov     *provider
+	log      *slog.Logger
+	interval time.Duration
 }
 
 // New connects to the server, checks that it supports ACL key and channel
 // patterns (Redis 6.2+), and binds the listener; Run serves.
 func New(cfg Config, log *slog.Logger) (*Broker, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log = log.With("component", "broker", "service", ServiceName)
+	log = brokerkit.Logger(log, ServiceName)
 	opts, err := goredis.ParseURL(cfg.AdminURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: admin URL: %w", ErrInvalidConfig, err)
@@ -187,53 +156,33 @@ func New(cfg Config, log *slog.Logger) (*Broker, error) {
 	opts.DialTimeout = 10 * time.Second
 	opts.ReadTimeout = 30 * time.Second
 	opts.WriteTimeout = 30 * time.Second
-	host, port := cfg.PublicHost, cfg.PublicPort
-	if h, p, err := net.SplitHostPort(opts.Addr); err == nil {
-		if host == "" {
-			host = h
-		}
-		if port == 0 {
-			port, _ = strconv.Atoi(p)
-		}
-	}
-	if host == "" || port == 0 {
-		return nil, fmt.Errorf("%w: set a public host and port for credentials", ErrInvalidConfig)
-	}
-	rdb := goredis.NewClient(opts)
-	fail := func(err error) (*Broker, error) {
-		_ = rdb.Close()
+	host, port, err := brokerkit.PublicEndpoint(cfg.PublicHost, cfg.PublicPort, opts.Addr, true, ErrInvalidConfig)
+	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rdb := goredis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), brokerkit.ConnectTimeout)
 	defer cancel()
 	scheme := "redis"
 	if opts.TLSConfig != nil {
 		scheme = "rediss"
 	}
-	prov, err := newProvider(ctx, rdb, scheme, host, port, opts.DB, log)
-	if err != nil {
-		return fail(err)
-	}
 	store := NewStore(rdb, cfg.StatePrefix)
-	srv, err := osb.New(osb.Config{
-		ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
-		Catalog: Catalog(), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
-		MaxConcurrentOperations: cfg.MaxConcurrentOperations,
-	}, prov, store, log)
+	var prov *provider
+	srv, err := brokerkit.Start(func() { _ = rdb.Close() }, log, func() (brokerkit.ServerConfig, osb.Provider, osb.Store, error) {
+		var err error
+		prov, err = newProvider(ctx, rdb, scheme, host, port, opts.DB, log)
+		return brokerkit.ServerConfig{
+			ListenAddr: cfg.ListenAddr, Username: cfg.Username, Password: cfg.Password,
+			Catalog: Catalog(), SyncTimeout: cfg.SyncTimeout, OperationTimeout: cfg.OperationTimeout,
+			MaxConcurrentOperations: cfg.MaxConcurrentOperations,
+		}, prov, store, err
+	})
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	return &Broker{srv: srv, rdb: rdb, store: store, prov: prov, log: log, interval: cfg.ReconcileInterval}, nil
+	return &Broker{Server: srv, store: store, prov: prov, log: log, interval: cfg.ReconcileInterval}, nil
 }
-
-// Handler is the broker's OSB API.
-func (b *Broker) Handler() http.Handler { return b.srv.Handler() }
-
-// Addr is the listener's address.
-func (b *Broker) Addr() string { return b.srv.Addr() }
-
-// URL is the broker's base URL.
-func (b *Broker) URL() string { return b.srv.URL() }
 
 // Run re-creates lost binding users, serves until ctx is done (repeating
 // the reconciliation every ReconcileInterval), then stops and closes the
@@ -244,7 +193,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	if b.interval > 0 {
 		wg.Go(func() { b.reconcileLoop(loopCtx) })
 	}
-	err := b.srv.Run(ctx)
+	err := b.Server.OSB().Run(ctx)
 	cancel()
 	wg.Wait()
 	_ = b.Close()
@@ -278,7 +227,7 @@ func (b *Broker) Reconcile(ctx context.Context) (int, error) {
 	restored := 0
 	var errs []error
 	for _, bd := range bindings {
-		err := b.srv.WithInstanceLock(ctx, bd.InstanceID, func(ctx context.Context) error {
+		err := b.OSB().WithInstanceLock(ctx, bd.InstanceID, func(ctx context.Context) error {
 			inst, err := b.store.GetInstance(ctx, bd.InstanceID)
 			if errors.Is(err, osb.ErrNotFound) {
 				return nil
@@ -308,12 +257,4 @@ func (b *Broker) Reconcile(ctx context.Context) (int, error) {
 		}
 	}
 	return restored, errors.Join(errs...)
-}
-
-// Close stops the server's operations and closes the admin client; for
-// brokers used through Handler without Run.
-func (b *Broker) Close() error {
-	err := b.srv.Close()
-	b.closeOnce.Do(func() { _ = b.rdb.Close() })
-	return err
 }

@@ -2,12 +2,9 @@ package redis_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +19,7 @@ import (
 
 const defaultURL = "redis://127.0.0.1:6379/0"
 
-func adminURL() string {
-	if u := os.Getenv("INGOT_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return defaultURL
-}
+func adminURL() string { return osbtest.EnvOr("INGOT_TEST_REDIS_URL", defaultURL) }
 
 // adminClient connects to the test server or skips the test.
 func adminClient(t *testing.T) *goredis.Client {
@@ -38,60 +30,37 @@ func adminClient(t *testing.T) *goredis.Client {
 	}
 	opts.DialTimeout = 3 * time.Second
 	rdb := goredis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		t.Skipf("Redis is not reachable at %s (set INGOT_TEST_REDIS_URL): %v", adminURL(), err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
+	osbtest.RequireServer(t, "Redis", adminURL(), "INGOT_TEST_REDIS_URL", func(ctx context.Context) error {
+		return rdb.Ping(ctx).Err()
+	}, func() { _ = rdb.Close() })
 	return rdb
 }
 
 type env struct {
-	broker *redis.Broker
+	*osbtest.Env[*redis.Broker]
 	rdb    *goredis.Client
 	prefix string
-	c      *osbtest.Client
-	target osbtest.Target
 }
 
+// newEnv starts a broker with a state prefix of its own; at the end it
+// deprovisions whatever the test left and deletes the state.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
-	pass := uuid.NewString()
-	b, err := redis.New(redis.Config{
-		ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: "broker", Password: pass,
-		StatePrefix: prefix, MaxAdminConns: 4,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new broker: %v", err)
-	}
-	e := &env{broker: b, rdb: rdb, prefix: prefix,
-		target: osbtest.Target{Handler: b.Handler(), Username: "broker", Password: pass}}
-	e.c = osbtest.NewClient(t, e.target)
-	t.Cleanup(func() { e.sweep(t) })
-	return e
-}
-
-// sweep deprovisions every instance still recorded and deletes the state.
-func (e *env) sweep(t *testing.T) {
-	ctx := context.Background()
-	vals, _ := e.rdb.HVals(ctx, e.prefix+"instances").Result()
-	for _, v := range vals {
-		var inst osb.Instance
-		if json.Unmarshal([]byte(v), &inst) == nil {
-			resp := e.c.Deprovision(t, inst.ID, inst.ServiceID, inst.PlanID)
-			if resp.Status != http.StatusOK && resp.Status != http.StatusGone {
-				t.Errorf("sweep: deprovision %s: %d %s", inst.ID, resp.Status, resp.Raw)
-			}
+	e := &env{rdb: adminClient(t), prefix: osbtest.StateName() + ":"}
+	e.Env = osbtest.NewEnv(t, func(user, pass string, log *slog.Logger) (*redis.Broker, error) {
+		return redis.New(redis.Config{
+			ListenAddr: "127.0.0.1:0", AdminURL: adminURL(), Username: user, Password: pass,
+			StatePrefix: e.prefix, MaxAdminConns: 4,
+		}, log)
+	}, func() []string {
+		vals, _ := e.rdb.HVals(context.Background(), e.prefix+"instances").Result()
+		return vals
+	}, func(t *testing.T) {
+		if err := e.rdb.Del(context.Background(), e.prefix+"instances", e.prefix+"bindings").Err(); err != nil {
+			t.Errorf("delete state: %v", err)
 		}
-	}
-	_ = e.broker.Close()
-	if err := e.rdb.Del(ctx, e.prefix+"instances", e.prefix+"bindings").Err(); err != nil {
-		t.Errorf("delete state: %v", err)
-	}
+	})
+	return e
 }
 
 func clientFor(t *testing.T, creds map[string]any) *goredis.Client {
@@ -107,13 +76,7 @@ func clientFor(t *testing.T, creds map[string]any) *goredis.Client {
 	return c
 }
 
-func credentials(t *testing.T, resp osbtest.Response) map[string]any {
-	t.Helper()
-	if resp.Status != http.StatusCreated {
-		t.Fatalf("bind: %d %s", resp.Status, resp.Raw)
-	}
-	return resp.Object("credentials")
-}
+var credentials = osbtest.Credentials
 
 func isNoPerm(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOPERM") }
 
@@ -121,10 +84,10 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	instA, instB := "rd-a-"+uuid.NewString(), "rd-b-"+uuid.NewString()
-	if resp := e.c.Provision(t, instA, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instA, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	credsA1 := credentials(t, e.c.Bind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID, "app-a", nil))
+	credsA1 := credentials(t, e.C.Bind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID, "app-a", nil))
 	for _, k := range []string{"uri", "hostname", "port", "username", "password", "key_prefix"} {
 		if _, ok := credsA1[k]; !ok {
 			t.Fatalf("credentials lack %q", k)
@@ -166,17 +129,17 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// A second binding of the instance shares the key space.
-	credsA2 := credentials(t, e.c.Bind(t, instA, "a2", redis.ServiceID, redis.PlanSharedID, "app-a2", nil))
+	credsA2 := credentials(t, e.C.Bind(t, instA, "a2", redis.ServiceID, redis.PlanSharedID, "app-a2", nil))
 	a2 := clientFor(t, credsA2)
 	if v, err := a2.Get(ctx, prefixA+"greeting").Result(); err != nil || v != "hello" {
 		t.Fatalf("second binding reads: %q %v", v, err)
 	}
 
 	// Another instance's binding cannot.
-	if resp := e.c.Provision(t, instB, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, instB, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision B: %d %s", resp.Status, resp.Raw)
 	}
-	credsB := credentials(t, e.c.Bind(t, instB, "b1", redis.ServiceID, redis.PlanSharedID, "app-b", nil))
+	credsB := credentials(t, e.C.Bind(t, instB, "b1", redis.ServiceID, redis.PlanSharedID, "app-b", nil))
 	b1 := clientFor(t, credsB)
 	if err := b1.Get(ctx, prefixA+"greeting").Err(); !isNoPerm(err) {
 		t.Fatalf("instance B reads instance A's key: %v", err)
@@ -186,7 +149,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Unbind revokes: the connection is killed and the password is dead.
-	if resp := e.c.Unbind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Unbind(t, instA, "a1", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d %s", resp.Status, resp.Raw)
 	}
 	if err := a1.Get(ctx, prefixA+"greeting").Err(); err == nil {
@@ -201,12 +164,12 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	}
 
 	// Plan changes are not offered.
-	if resp := e.c.Update(t, instA, redis.ServiceID, "no-such-plan", nil); resp.Status != http.StatusBadRequest {
+	if resp := e.C.Update(t, instA, redis.ServiceID, "no-such-plan", nil); resp.Status != http.StatusBadRequest {
 		t.Fatalf("update: %d %s", resp.Status, resp.Raw)
 	}
 
 	// Deprovision deletes the keys and every user.
-	if resp := e.c.Deprovision(t, instA, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instA, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	if n, err := e.rdb.Exists(ctx, prefixA+"greeting", prefixA+"h").Result(); err != nil || n != 0 {
@@ -222,7 +185,7 @@ func TestProvisionBindIsolateRevoke(t *testing.T) {
 	if v, err := b1.Get(ctx, credsB["key_prefix"].(string)+"k").Result(); err != nil || v != "b" {
 		t.Fatalf("instance B after A's deprovision: %q %v", v, err)
 	}
-	if resp := e.c.Deprovision(t, instB, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, instB, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision B: %d %s", resp.Status, resp.Raw)
 	}
 }
@@ -231,7 +194,7 @@ func TestDeprovisionDeletesManyKeys(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "rd-many-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
 	prefix := redis.KeyPrefix(id)
@@ -242,7 +205,7 @@ func TestDeprovisionDeletesManyKeys(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if resp := e.c.Deprovision(t, id, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	if resp := e.C.Deprovision(t, id, redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("deprovision: %d %s", resp.Status, resp.Raw)
 	}
 	keys, _, err := e.rdb.Scan(ctx, 0, prefix+"*", 10000).Result()
@@ -255,12 +218,12 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	id := "rd-reconcile-" + uuid.NewString()
-	if resp := e.c.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
+	if resp := e.C.Provision(t, id, redis.ServiceID, redis.PlanSharedID, nil); resp.Status != http.StatusCreated {
 		t.Fatalf("provision: %d %s", resp.Status, resp.Raw)
 	}
-	creds := credentials(t, e.c.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
-	gone := credentials(t, e.c.Bind(t, id, "b2", redis.ServiceID, redis.PlanSharedID, "app", nil))
-	if resp := e.c.Unbind(t, id, "b2", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
+	creds := credentials(t, e.C.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
+	gone := credentials(t, e.C.Bind(t, id, "b2", redis.ServiceID, redis.PlanSharedID, "app", nil))
+	if resp := e.C.Unbind(t, id, "b2", redis.ServiceID, redis.PlanSharedID); resp.Status != http.StatusOK {
 		t.Fatalf("unbind: %d", resp.Status)
 	}
 	// The server forgets its users (a restart without an aclfile).
@@ -270,7 +233,7 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	if err := clientFor(t, creds).Ping(ctx).Err(); err == nil {
 		t.Fatal("user still works after ACL DELUSER")
 	}
-	n, err := e.broker.Reconcile(ctx)
+	n, err := e.Broker.Reconcile(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("reconcile: restored %d, err %v; want 1", n, err)
 	}
@@ -285,14 +248,14 @@ func TestReconcileRestoresLostUsers(t *testing.T) {
 	if err := clientFor(t, gone).Ping(ctx).Err(); err == nil {
 		t.Fatal("reconcile resurrected an unbound binding")
 	}
-	if n, err := e.broker.Reconcile(ctx); err != nil || n != 0 {
+	if n, err := e.Broker.Reconcile(ctx); err != nil || n != 0 {
 		t.Fatalf("second reconcile: %d %v", n, err)
 	}
 }
 
 func TestConformance(t *testing.T) {
 	e := newEnv(t)
-	osbtest.Run(t, e.target, osbtest.Options{
+	osbtest.Run(t, e.Target, osbtest.Options{
 		RequiredCredentials: []string{"uri", "hostname", "port", "username", "password", "key_prefix"},
 		CheckCredentials: func(t *testing.T, creds map[string]any) {
 			c := clientFor(t, creds)
@@ -306,31 +269,16 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceOverRun(t *testing.T) {
 	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
+	prefix := osbtest.StateName() + ":"
 	t.Cleanup(func() { _ = rdb.Del(context.Background(), prefix+"instances", prefix+"bindings").Err() })
 	b, err := redis.New(redis.Config{ListenAddr: "127.0.0.1:0", AdminURL: adminURL(),
 		Username: "u", Password: "p", StatePrefix: prefix, ReconcileInterval: 50 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	c := osbtest.NewClient(t, osbtest.Target{URL: b.URL(), Username: "u", Password: "p"})
+	c := osbtest.RunBroker(t, b, "u", "p")
 	id := "rd-run-" + uuid.NewString()
-	resp := c.ProvisionAsync(t, id, redis.ServiceID, redis.PlanSharedID, nil)
-	if resp.Status != http.StatusAccepted {
-		t.Fatalf("async provision: %d %s", resp.Status, resp.Raw)
-	}
-	if final := c.WaitLastOperation(t, id, resp.String("operation"), 30*time.Second); final.String("state") != osb.StateSucceeded {
-		t.Fatalf("async provision: %s", final.Raw)
-	}
+	c.ProvisionAsyncAndWait(t, id, redis.ServiceID, redis.PlanSharedID, nil)
 	creds := credentials(t, c.Bind(t, id, "b1", redis.ServiceID, redis.PlanSharedID, "app", nil))
 	// The reconcile loop of Run brings back a user the server lost.
 	if err := rdb.ACLDelUser(context.Background(), creds["username"].(string)).Err(); err != nil {
@@ -350,7 +298,7 @@ func TestConformanceOverRun(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	rdb := adminClient(t)
-	prefix := "ingot_broker_test_" + uuid.NewString()[:8] + ":"
+	prefix := osbtest.StateName() + ":"
 	t.Cleanup(func() { _ = rdb.Del(context.Background(), prefix+"instances", prefix+"bindings").Err() })
 	osbtest.RunStore(t, func(*testing.T) osb.Store { return redis.NewStore(rdb, prefix) })
 }

@@ -2,19 +2,20 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/ingot-paas/ingot/internal/broker/brokerkit"
 	"github.com/ingot-paas/ingot/internal/broker/osb"
 )
 
 // Store keeps the broker's records as JSON in two Redis hashes,
 // <prefix>instances and <prefix>bindings, keyed by id.
 type Store struct {
+	brokerkit.Records
 	rdb       *goredis.Client
 	instances string
 	bindings  string
@@ -32,58 +33,40 @@ return 0`)
 
 // NewStore returns a store under the key prefix.
 func NewStore(rdb *goredis.Client, prefix string) *Store {
-	return &Store{rdb: rdb, instances: prefix + "instances", bindings: prefix + "bindings"}
+	s := &Store{rdb: rdb, instances: prefix + "instances", bindings: prefix + "bindings"}
+	s.Records = brokerkit.Records{Backend: hashes{s}}
+	return s
 }
 
-func (s *Store) create(ctx context.Context, key, id string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode record: %w", err)
+// hashes keeps each kind of record in its hash.
+type hashes struct{ s *Store }
+
+func (h hashes) key(k brokerkit.Kind) string {
+	if k == brokerkit.Bindings {
+		return h.s.bindings
 	}
-	ok, err := s.rdb.HSetNX(ctx, key, id, data).Result()
-	if err != nil {
-		return fmt.Errorf("insert %s: %w", id, err)
-	}
-	if !ok {
-		return fmt.Errorf("record %s: %w", id, osb.ErrExists)
-	}
-	return nil
+	return h.s.instances
 }
 
-func (s *Store) replace(ctx context.Context, key, id string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode record: %w", err)
-	}
-	n, err := replaceIfExists.Run(ctx, s.rdb, []string{key}, id, data).Int()
-	if err != nil {
-		return fmt.Errorf("update %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("record %s: %w", id, osb.ErrNotFound)
-	}
-	return nil
+func (h hashes) Insert(ctx context.Context, k brokerkit.Kind, id, _ string, _ bool, data []byte) (bool, error) {
+	return h.s.rdb.HSetNX(ctx, h.key(k), id, data).Result()
 }
 
-func (s *Store) get(ctx context.Context, key, id string, dst any) error {
-	data, err := s.rdb.HGet(ctx, key, id).Bytes()
+func (h hashes) Update(ctx context.Context, k brokerkit.Kind, id string, _ bool, data []byte) (bool, error) {
+	n, err := replaceIfExists.Run(ctx, h.s.rdb, []string{h.key(k)}, id, data).Int()
+	return n != 0, err
+}
+
+func (h hashes) Get(ctx context.Context, k brokerkit.Kind, id string) ([]byte, error) {
+	data, err := h.s.rdb.HGet(ctx, h.key(k), id).Bytes()
 	if errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("record %s: %w", id, osb.ErrNotFound)
+		return nil, brokerkit.ErrNoRecord
 	}
-	if err != nil {
-		return fmt.Errorf("load %s: %w", id, err)
-	}
-	if err := json.Unmarshal(data, dst); err != nil {
-		return fmt.Errorf("decode record %s: %w", id, err)
-	}
-	return nil
+	return data, err
 }
 
-func (s *Store) remove(ctx context.Context, key, id string) error {
-	if err := s.rdb.HDel(ctx, key, id).Err(); err != nil {
-		return fmt.Errorf("delete %s: %w", id, err)
-	}
-	return nil
+func (h hashes) Delete(ctx context.Context, k brokerkit.Kind, id string) error {
+	return h.s.rdb.HDel(ctx, h.key(k), id).Err()
 }
 
 func all[T any](ctx context.Context, rdb *goredis.Client, key string) ([]*T, error) {
@@ -91,63 +74,7 @@ func all[T any](ctx context.Context, rdb *goredis.Client, key string) ([]*T, err
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*T, 0, len(vals))
-	for _, v := range vals {
-		rec := new(T)
-		if err := json.Unmarshal([]byte(v), rec); err != nil {
-			return nil, fmt.Errorf("decode record: %w", err)
-		}
-		out = append(out, rec)
-	}
-	return out, nil
-}
-
-// CreateInstance implements osb.Store.
-func (s *Store) CreateInstance(ctx context.Context, inst *osb.Instance) error {
-	return s.create(ctx, s.instances, inst.ID, inst)
-}
-
-// GetInstance implements osb.Store.
-func (s *Store) GetInstance(ctx context.Context, id string) (*osb.Instance, error) {
-	var inst osb.Instance
-	if err := s.get(ctx, s.instances, id, &inst); err != nil {
-		return nil, err
-	}
-	return &inst, nil
-}
-
-// UpdateInstance implements osb.Store.
-func (s *Store) UpdateInstance(ctx context.Context, inst *osb.Instance) error {
-	return s.replace(ctx, s.instances, inst.ID, inst)
-}
-
-// DeleteInstance implements osb.Store.
-func (s *Store) DeleteInstance(ctx context.Context, id string) error {
-	return s.remove(ctx, s.instances, id)
-}
-
-// CreateBinding implements osb.Store.
-func (s *Store) CreateBinding(ctx context.Context, b *osb.Binding) error {
-	return s.create(ctx, s.bindings, b.ID, b)
-}
-
-// GetBinding implements osb.Store.
-func (s *Store) GetBinding(ctx context.Context, id string) (*osb.Binding, error) {
-	var b osb.Binding
-	if err := s.get(ctx, s.bindings, id, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
-
-// UpdateBinding implements osb.Store.
-func (s *Store) UpdateBinding(ctx context.Context, b *osb.Binding) error {
-	return s.replace(ctx, s.bindings, b.ID, b)
-}
-
-// DeleteBinding implements osb.Store.
-func (s *Store) DeleteBinding(ctx context.Context, id string) error {
-	return s.remove(ctx, s.bindings, id)
+	return brokerkit.Decode[T](vals)
 }
 
 // ListBindings implements osb.Store.
