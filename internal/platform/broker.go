@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -44,24 +45,8 @@ func brokerCommand() *cobra.Command {
 				return err
 			}
 			log = log.With("component", "broker-"+args[0])
-			type runner interface {
-				Run(ctx context.Context) error
-				URL() string
-			}
-			var b runner
-			switch args[0] {
-			case "postgres":
-				b, err = postgres.New(postgres.Config{ListenAddr: brokerAddrOr(listen, postgres.DefaultListenAddr), AdminURL: adminURL,
-					Username: username, Password: password, PublicHost: publicHost, PublicPort: publicPort}, log)
-			case "mysql":
-				b, err = mysql.New(mysql.Config{ListenAddr: brokerAddrOr(listen, mysql.DefaultListenAddr), AdminURL: adminURL,
-					Username: username, Password: password, PublicHost: publicHost, PublicPort: publicPort}, log)
-			case "redis":
-				b, err = redis.New(redis.Config{ListenAddr: brokerAddrOr(listen, redis.DefaultListenAddr), AdminURL: adminURL,
-					Username: username, Password: password, PublicHost: publicHost, PublicPort: publicPort}, log)
-			default:
-				return fmt.Errorf("unknown broker %q: want postgres, mysql or redis", args[0])
-			}
+			b, err := newBuiltinBroker(args[0], brokerOptions{listen: listen, adminURL: adminURL,
+				username: username, password: password, publicHost: publicHost, publicPort: publicPort}, log)
 			if err != nil {
 				return fmt.Errorf("start %s broker: %w", args[0], err)
 			}
@@ -79,6 +64,33 @@ func brokerCommand() *cobra.Command {
 	cmd.Flags().IntVar(&publicPort, "public-port", 0, "port put in credentials (default: the admin URL's port)")
 	lf.add(cmd, "text")
 	return cmd
+}
+
+// brokerRunner is a built-in broker.
+type brokerRunner interface {
+	Run(ctx context.Context) error
+	URL() string
+}
+
+type brokerOptions struct {
+	listen, adminURL, username, password, publicHost string
+	publicPort                                       int
+}
+
+// newBuiltinBroker makes the postgres, mysql or redis broker.
+func newBuiltinBroker(kind string, o brokerOptions, log *slog.Logger) (brokerRunner, error) {
+	switch kind {
+	case "postgres":
+		return postgres.New(postgres.Config{ListenAddr: brokerAddrOr(o.listen, postgres.DefaultListenAddr), AdminURL: o.adminURL,
+			Username: o.username, Password: o.password, PublicHost: o.publicHost, PublicPort: o.publicPort}, log)
+	case "mysql":
+		return mysql.New(mysql.Config{ListenAddr: brokerAddrOr(o.listen, mysql.DefaultListenAddr), AdminURL: o.adminURL,
+			Username: o.username, Password: o.password, PublicHost: o.publicHost, PublicPort: o.publicPort}, log)
+	case "redis":
+		return redis.New(redis.Config{ListenAddr: brokerAddrOr(o.listen, redis.DefaultListenAddr), AdminURL: o.adminURL,
+			Username: o.username, Password: o.password, PublicHost: o.publicHost, PublicPort: o.publicPort}, log)
+	}
+	return nil, fmt.Errorf("unknown broker %q: want postgres, mysql or redis", kind)
 }
 
 func brokerAddrOr(v, def string) string {

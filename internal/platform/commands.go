@@ -73,9 +73,10 @@ func (l *logFlags) add(cmd *cobra.Command, format string) {
 
 func upCommand() *cobra.Command {
 	var (
-		o    Options
-		lf   logFlags
-		home string
+		o        Options
+		lf       logFlags
+		home     string
+		services []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -96,6 +97,9 @@ which one it uses and why.`,
 			}
 			if o.DataDir == "" {
 				o.DataDir = filepath.Join(home, "data")
+			}
+			if o.Services, err = parseServices(services); err != nil {
+				return err
 			}
 			o.Log = log
 			ctx, stop := signalContext()
@@ -119,6 +123,9 @@ which one it uses and why.`,
 			for _, b := range p.Backends {
 				fmt.Fprintf(out, "  Backend:   %s (%s)\n", b.Kind, b.Reason)
 			}
+			if len(p.Services) > 0 {
+				fmt.Fprintf(out, "  Services:  %s (see 'ingot marketplace')\n", strings.Join(p.Services, ", "))
+			}
 			fmt.Fprintln(out)
 			fmt.Fprintf(out, "The CLI now targets this platform: try 'ingot push' in examples/go.\nPress Ctrl-C to stop.\n")
 			p.Wait(ctx)
@@ -134,6 +141,7 @@ which one it uses and why.`,
 	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "external NATS URL (default: run an embedded server)")
 	cmd.Flags().StringVar(&o.NATSAddr, "nats-addr", envOr("INGOT_NATS_ADDR", fmt.Sprintf("127.0.0.1:%d", 9222)), "embedded NATS listen address")
 	cmd.Flags().IntVar(&o.DEAs, "deas", 1, "number of DEAs to run")
+	cmd.Flags().StringArrayVar(&services, "service", nil, "run a built-in broker and put it in the marketplace: OFFERING=ADMIN_URL (postgres, mysql or redis; repeatable)")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
 	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: auto (runc if it works here, else process), runc or process")
 	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")

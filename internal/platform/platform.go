@@ -45,6 +45,10 @@ type Options struct {
 	// MaxPackageBytes and MaxPackageFiles bound uploads (0 = defaults).
 	MaxPackageBytes int64
 	MaxPackageFiles int
+	// Services maps a built-in broker (postgres, mysql, redis) to the admin
+	// URL of the server it provisions on; each runs in-process and is
+	// registered with the controller.
+	Services map[string]string
 	// DEAs is how many DEAs to run (default 1).
 	DEAs int
 	// Backend is the DEAs' container backend: auto (runc when it can
@@ -98,6 +102,8 @@ type Platform struct {
 	NATSURL   string
 	Domain    string
 	Admin     Credentials
+	// Services lists the built-in brokers running and registered.
+	Services []string
 	// FirstStart is true when the data dir was new.
 	FirstStart bool
 	// Backends is the backend each DEA started with, in start order.

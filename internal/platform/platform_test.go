@@ -61,3 +61,15 @@ func TestHTTPURL(t *testing.T) {
 		}
 	}
 }
+
+func TestParseServices(t *testing.T) {
+	got, err := parseServices([]string{"postgres=postgres://a", "redis=redis://b"})
+	if err != nil || got["postgres"] != "postgres://a" || got["redis"] != "redis://b" || len(got) != 2 {
+		t.Fatalf("parseServices = %v, %v", got, err)
+	}
+	for _, bad := range [][]string{{"postgres"}, {"postgres="}, {"mongo=mongodb://x"}, {"redis=a", "redis=b"}} {
+		if _, err := parseServices(bad); err == nil {
+			t.Errorf("parseServices(%q) accepted", bad)
+		}
+	}
+}

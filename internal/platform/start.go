@@ -97,6 +97,9 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 	if err := waitReady(ctx, p.APIURL); err != nil {
 		return fail(err)
 	}
+	if err := startServices(ctx, runCtx, p, opts.Services, opts); err != nil {
+		return fail(err)
+	}
 	return p, nil
 }
 
