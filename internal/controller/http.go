@@ -96,6 +96,7 @@ func (c *Controller) routes() http.Handler {
 	h("GET /v3/processes/{guid}/stats", authBearer, c.getProcessStats)
 	h("GET /v3/processes/{guid}/sidecars", authBearer, c.listProcessSidecars)
 	h("GET /v3/deployments", authBearer, c.listDeployments)
+	h("GET /v3/service_route_bindings", authBearer, c.listRouteBindings)
 
 	// Packages, builds, droplets.
 	h("POST /v3/packages", authBearer, c.createPackage)

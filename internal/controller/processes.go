@@ -413,6 +413,12 @@ func (c *Controller) listDeployments(w http.ResponseWriter, r *http.Request) err
 	return c.emptyList(w, r)
 }
 
+// listRouteBindings answers `cf routes`' lookup of route services: ingot
+// does not bind route services (yet), so there are never any.
+func (c *Controller) listRouteBindings(w http.ResponseWriter, r *http.Request) error {
+	return c.emptyList(w, r)
+}
+
 // stateRank orders instances of one index for display.
 func stateRank(s string) int {
 	switch s {

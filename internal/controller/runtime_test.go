@@ -214,12 +214,17 @@ func TestScale(t *testing.T) {
 	}
 	h.fail("PATCH", "/v3/processes/"+proc, map[string]any{"health_check": map[string]any{"type": "tcp"}}, 422)
 	h.fail("PATCH", "/v3/processes/"+proc, map[string]any{"health_check": map[string]any{"type": "port", "data": map[string]any{"endpoint": "/x"}}}, 422)
-	// Sidecars and deployments are empty lists.
+	// Sidecars, deployments and route-service bindings are empty lists.
 	var l list[ref]
 	h.do("GET", "/v3/processes/"+proc+"/sidecars", nil, 200, &l)
 	h.do("GET", "/v3/deployments?app_guids="+app+"&order_by=-created_at&page=1&per_page=1&status_values=ACTIVE", nil, 200, &l)
 	if len(l.Resources) != 0 {
 		t.Fatalf("deployments: %+v", l)
+	}
+	// `cf routes` asks for route-service bindings (regression: 404 made it fail).
+	h.do("GET", "/v3/service_route_bindings?include=service_instance&route_guids=x", nil, 200, &l)
+	if len(l.Resources) != 0 {
+		t.Fatalf("service route bindings: %+v", l)
 	}
 }
 
