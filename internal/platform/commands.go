@@ -186,164 +186,116 @@ func ConfigureCLI(ctx context.Context, p *Platform) error {
 	return cli.SaveConfig(cfg)
 }
 
-// standalone runs one component until a signal arrives.
-func standalone(cmd *cobra.Command, lf logFlags, name string, start func(ctx context.Context, p *Platform, log *slog.Logger) error) error {
-	log, err := newLogger(cmd.ErrOrStderr(), lf.level, lf.format)
-	if err != nil {
-		return err
+// componentCommand is `ingot NAME`: one component run alone against an
+// external NATS until a signal arrives. start gets the command (for its
+// output) and starts the component under p; each caller adds its flags.
+func componentCommand(name, short string, natsURL *string, start func(cmd *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error) *cobra.Command {
+	var lf logFlags
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if *natsURL == "" {
+				return errors.New("--nats is required (for example nats://127.0.0.1:4222)")
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), lf.level, lf.format)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			runCtx, cancel := context.WithCancel(context.Background())
+			p := &Platform{log: log, cancel: cancel}
+			if err := start(cmd, runCtx, p, log); err != nil {
+				_ = p.Stop()
+				return err
+			}
+			log.Info("component-started", "component", name)
+			p.Wait(ctx)
+			return p.Stop()
+		},
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	runCtx, cancel := context.WithCancel(context.Background())
-	p := &Platform{log: log, cancel: cancel}
-	if err := start(runCtx, p, log); err != nil {
-		_ = p.Stop()
-		return err
-	}
-	log.Info("component-started", "component", name)
-	p.Wait(ctx)
-	return p.Stop()
-}
-
-func requireNATS(url string) error {
-	if url == "" {
-		return errors.New("--nats is required (for example nats://127.0.0.1:4222)")
-	}
-	return nil
+	cmd.Flags().StringVar(natsURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+	lf.add(cmd, "json")
+	return cmd
 }
 
 func controllerCommand() *cobra.Command {
-	var (
-		o  ControllerOptions
-		lf logFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "controller",
-		Short: "Run the Cloud Controller alone, against an external NATS",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireNATS(o.NATSURL); err != nil {
+	var o ControllerOptions
+	cmd := componentCommand("controller", "Run the Cloud Controller alone, against an external NATS", &o.NATSURL,
+		func(cmd *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error {
+			admin, first, err := loadOrCreateAdmin(o.DataDir)
+			if err != nil {
 				return err
 			}
-			return standalone(cmd, lf, "controller", func(ctx context.Context, p *Platform, log *slog.Logger) error {
-				admin, first, err := loadOrCreateAdmin(o.DataDir)
-				if err != nil {
-					return err
-				}
-				if first {
-					fmt.Fprintf(cmd.OutOrStdout(), "admin credentials: %s / %s\n", admin.Username, admin.Password)
-				}
-				o.Admin, o.Log = admin, log
-				cc, err := StartController(ctx, p, o)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "controller listening at %s\n", cc.URL())
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+			if first {
+				fmt.Fprintf(cmd.OutOrStdout(), "admin credentials: %s / %s\n", admin.Username, admin.Password)
+			}
+			o.Admin, o.Log = admin, log
+			cc, err := StartController(ctx, p, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "controller listening at %s\n", cc.URL())
+			return nil
+		})
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "controller")), "data directory")
 	cmd.Flags().StringVar(&o.ListenAddr, "api-addr", envOr("INGOT_API_ADDR", DefaultAPIAddr), "API listen address")
 	cmd.Flags().StringVar(&o.Domain, "domain", envOr("INGOT_DOMAIN", DefaultDomain), "shared apps domain")
 	cmd.Flags().StringVar(&o.RouterURL, "router-url", envOr("INGOT_ROUTER_URL", ""), "public router URL, shown to users")
 	cmd.Flags().StringVar(&o.DatabaseURL, "database-url", envOr("INGOT_DATABASE_URL", ""), "PostgreSQL URL (default: SQLite in the data dir)")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
-	lf.add(cmd, "json")
 	return cmd
 }
 
 func deaCommand() *cobra.Command {
-	var (
-		o  DEAOptions
-		lf logFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "dea",
-		Short: "Run a DEA (execution agent, with its stager) against an external NATS",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireNATS(o.NATSURL); err != nil {
-				return err
-			}
+	var o DEAOptions
+	cmd := componentCommand("dea", "Run a DEA (execution agent, with its stager) against an external NATS", &o.NATSURL,
+		func(cmd *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error {
 			if err := validBackend(o.Backend); err != nil {
 				return fmt.Errorf("--backend: %w", err)
 			}
-			return standalone(cmd, lf, "dea", func(ctx context.Context, p *Platform, log *slog.Logger) error {
-				o.Log = log
-				if _, err := StartDEA(ctx, p, o); err != nil {
-					return err
-				}
-				for _, b := range p.Backends {
-					fmt.Fprintf(cmd.OutOrStdout(), "dea backend: %s (%s)\n", b.Kind, b.Reason)
-				}
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+			o.Log = log
+			if _, err := StartDEA(ctx, p, o); err != nil {
+				return err
+			}
+			for _, b := range p.Backends {
+				fmt.Fprintf(cmd.OutOrStdout(), "dea backend: %s (%s)\n", b.Kind, b.Reason)
+			}
+			return nil
+		})
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", envOr("INGOT_DATA_DIR", filepath.Join(ingotHome(), "dea")), "data directory")
 	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: runc, process, or auto (runc if it works here, else process)")
 	cmd.Flags().Int64Var(&o.StagingMemoryMB, "staging-memory-mb", 0, "staging container memory limit when the request sets none (default 1024)")
 	cmd.Flags().Int64Var(&o.StagingDiskMB, "staging-disk-mb", 0, "staging container disk quota when the request sets none (default 4096)")
 	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")
-	lf.add(cmd, "json")
 	return cmd
 }
 
 func routerCommand() *cobra.Command {
-	var (
-		o  RouterOptions
-		lf logFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "router",
-		Short: "Run a router against an external NATS",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireNATS(o.NATSURL); err != nil {
+	var o RouterOptions
+	cmd := componentCommand("router", "Run a router against an external NATS", &o.NATSURL,
+		func(cmd *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error {
+			o.Log = log
+			rt, err := StartRouter(ctx, p, o)
+			if err != nil {
 				return err
 			}
-			return standalone(cmd, lf, "router", func(ctx context.Context, p *Platform, log *slog.Logger) error {
-				o.Log = log
-				rt, err := StartRouter(ctx, p, o)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "router listening at %s\n", httpURL(rt.Addr()))
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
+			fmt.Fprintf(cmd.OutOrStdout(), "router listening at %s\n", httpURL(rt.Addr()))
+			return nil
+		})
 	cmd.Flags().StringVar(&o.ListenAddr, "router-addr", envOr("INGOT_ROUTER_ADDR", DefaultRouterAddr), "listen address")
-	lf.add(cmd, "json")
 	return cmd
 }
 
 func healthmgrCommand() *cobra.Command {
-	var (
-		o  HealthManagerOptions
-		lf logFlags
-	)
-	cmd := &cobra.Command{
-		Use:   "healthmgr",
-		Short: "Run a health manager against an external NATS",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireNATS(o.NATSURL); err != nil {
-				return err
-			}
-			return standalone(cmd, lf, "healthmgr", func(ctx context.Context, p *Platform, log *slog.Logger) error {
-				o.Log = log
-				return StartHealthManager(ctx, p, o)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&o.NATSURL, "nats", envOr("INGOT_NATS", ""), "NATS URL")
-	lf.add(cmd, "json")
-	return cmd
+	var o HealthManagerOptions
+	return componentCommand("healthmgr", "Run a health manager against an external NATS", &o.NATSURL,
+		func(_ *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error {
+			o.Log = log
+			return StartHealthManager(ctx, p, o)
+		})
 }
 
 // addPackageLimitFlags adds the upload limits: the unpacked size of a
