@@ -393,12 +393,7 @@ func (c *Controller) getBuild(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Controller) writeDroplets(w http.ResponseWriter, r *http.Request, lp listParams, ds []*store.Droplet) error {
-	page, total := sortAndPage(ds, lp, dropletMeta, nil)
-	out := make([]*presenters.Droplet, 0, len(page))
-	for _, d := range page {
-		out = append(out, c.pres.Droplet(d))
-	}
-	return c.writeList(w, r, lp, total, out, nil)
+	return writePage(c, w, r, lp, ds, dropletMeta, nil, c.pres.Droplet)
 }
 
 func (c *Controller) listDroplets(w http.ResponseWriter, r *http.Request) error {

@@ -63,12 +63,7 @@ func (c *Controller) listOrgs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, total := sortAndPage(orgs, lp, orgMeta, orgName)
-	out := make([]*presenters.Org, 0, len(page))
-	for _, o := range page {
-		out = append(out, c.pres.Org(o))
-	}
-	return c.writeList(w, r, lp, total, out, nil)
+	return writePage(c, w, r, lp, orgs, orgMeta, orgName, c.pres.Org)
 }
 
 func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
@@ -282,12 +277,7 @@ func (c *Controller) listDomains(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Controller) writeDomains(w http.ResponseWriter, r *http.Request, lp listParams, ds []*store.Domain) error {
-	page, total := sortAndPage(ds, lp, domainMeta, domainName)
-	out := make([]*presenters.Domain, 0, len(page))
-	for _, d := range page {
-		out = append(out, c.pres.Domain(d))
-	}
-	return c.writeList(w, r, lp, total, out, nil)
+	return writePage(c, w, r, lp, ds, domainMeta, domainName, c.pres.Domain)
 }
 
 func (c *Controller) getDomain(w http.ResponseWriter, r *http.Request) error {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ingot-paas/ingot/internal/controller/apierr"
 	"github.com/ingot-paas/ingot/internal/controller/pkgzip"
-	"github.com/ingot-paas/ingot/internal/controller/presenters"
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -52,12 +51,7 @@ func (c *Controller) createPackage(w http.ResponseWriter, r *http.Request) error
 }
 
 func (c *Controller) writePackages(w http.ResponseWriter, r *http.Request, lp listParams, pkgs []*store.Package) error {
-	page, total := sortAndPage(pkgs, lp, packageMeta, nil)
-	out := make([]*presenters.Package, 0, len(page))
-	for _, p := range page {
-		out = append(out, c.pres.Package(p))
-	}
-	return c.writeList(w, r, lp, total, out, nil)
+	return writePage(c, w, r, lp, pkgs, packageMeta, nil, c.pres.Package)
 }
 
 func (c *Controller) listPackages(w http.ResponseWriter, r *http.Request) error {

@@ -137,6 +137,17 @@ func (c *Controller) writeList(w http.ResponseWriter, r *http.Request, lp listPa
 	return writeJSON(w, http.StatusOK, l)
 }
 
+// writePage sorts and pages items and writes each through present.
+func writePage[T, P any](c *Controller, w http.ResponseWriter, r *http.Request, lp listParams, items []T,
+	meta func(T) *store.Meta, name func(T) string, present func(T) P) error {
+	page, total := sortAndPage(items, lp, meta, name)
+	out := make([]P, 0, len(page))
+	for _, it := range page {
+		out = append(out, present(it))
+	}
+	return c.writeList(w, r, lp, total, out, nil)
+}
+
 // emptyList answers a list that has no resources of this kind.
 func (c *Controller) emptyList(w http.ResponseWriter, r *http.Request) error {
 	lp, err := parseList(r, false)
