@@ -271,15 +271,17 @@ func mapErr(err error) error {
 	return err
 }
 
-func (s *Store) Orgs() store.OrgStore                 { return orgStore{s} }
-func (s *Store) Spaces() store.SpaceStore             { return spaceStore{s} }
-func (s *Store) Domains() store.DomainStore           { return domainStore{s} }
-func (s *Store) Apps() store.AppStore                 { return appStore{s} }
-func (s *Store) Processes() store.ProcessStore        { return processStore{s} }
-func (s *Store) Packages() store.PackageStore         { return packageStore{s} }
-func (s *Store) Builds() store.BuildStore             { return buildStore{s} }
-func (s *Store) Droplets() store.DropletStore         { return dropletStore{s} }
-func (s *Store) Routes() store.RouteStore             { return routeStore{s} }
-func (s *Store) Destinations() store.DestinationStore { return destinationStore{s} }
-func (s *Store) Jobs() store.JobStore                 { return jobStore{s} }
-func (s *Store) Users() store.UserStore               { return userStore{s} }
+func (s *Store) Orgs() store.OrgStore          { return crud[store.Org]{s, orgTable} }
+func (s *Store) Spaces() store.SpaceStore      { return crud[store.Space]{s, spaceTable} }
+func (s *Store) Domains() store.DomainStore    { return crud[store.Domain]{s, domainTable} }
+func (s *Store) Apps() store.AppStore          { return crud[store.App]{s, appTable} }
+func (s *Store) Processes() store.ProcessStore { return crud[store.Process]{s, processTable} }
+func (s *Store) Packages() store.PackageStore  { return crud[store.Package]{s, packageTable} }
+func (s *Store) Builds() store.BuildStore      { return crud[store.Build]{s, buildTable} }
+func (s *Store) Droplets() store.DropletStore  { return crud[store.Droplet]{s, dropletTable} }
+func (s *Store) Routes() store.RouteStore      { return crud[store.Route]{s, routeTable} }
+func (s *Store) Destinations() store.DestinationStore {
+	return crud[store.Destination]{s, destinationTable}
+}
+func (s *Store) Jobs() store.JobStore   { return crud[store.Job]{s, jobTable} }
+func (s *Store) Users() store.UserStore { return userStore{crud[store.User]{s, userTable}} }

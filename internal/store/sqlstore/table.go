@@ -222,3 +222,21 @@ func dataScan(v any) (*string, func() error) {
 	s := new(string)
 	return s, func() error { return json.Unmarshal([]byte(*s), v) }
 }
+
+// crud binds a table to a store: its Create/Get/List/Update/Delete are
+// the methods of every store interface (each interface names the subset
+// its resource supports).
+type crud[T any] struct {
+	s *Store
+	t *table[T]
+}
+
+func (x crud[T]) Create(ctx context.Context, r *T) error { return x.t.create(ctx, x.s, r) }
+func (x crud[T]) Get(ctx context.Context, guid string) (*T, error) {
+	return x.t.get(ctx, x.s, guid)
+}
+func (x crud[T]) List(ctx context.Context, opt store.ListOptions) ([]*T, error) {
+	return x.t.list(ctx, x.s, opt)
+}
+func (x crud[T]) Update(ctx context.Context, r *T) error        { return x.t.update(ctx, x.s, r) }
+func (x crud[T]) Delete(ctx context.Context, guid string) error { return x.t.delete(ctx, x.s, guid) }

@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"context"
-
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -36,24 +34,6 @@ var orgTable = &table[store.Org]{
 	filters: func(o store.ListOptions) []filter { return []filter{{"name", o.Names}} },
 }
 
-type orgStore struct{ s *Store }
-
-func (x orgStore) Create(ctx context.Context, r *store.Org) error {
-	return orgTable.create(ctx, x.s, r)
-}
-func (x orgStore) Get(ctx context.Context, guid string) (*store.Org, error) {
-	return orgTable.get(ctx, x.s, guid)
-}
-func (x orgStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Org, error) {
-	return orgTable.list(ctx, x.s, opt)
-}
-func (x orgStore) Update(ctx context.Context, r *store.Org) error {
-	return orgTable.update(ctx, x.s, r)
-}
-func (x orgStore) Delete(ctx context.Context, guid string) error {
-	return orgTable.delete(ctx, x.s, guid)
-}
-
 var spaceTable = &table[store.Space]{
 	name: "spaces", what: "space",
 	cols:   []string{"name", "org_guid", "data"},
@@ -66,24 +46,6 @@ var spaceTable = &table[store.Space]{
 	filters: func(o store.ListOptions) []filter {
 		return []filter{{"name", o.Names}, {"org_guid", o.OrgGUIDs}}
 	},
-}
-
-type spaceStore struct{ s *Store }
-
-func (x spaceStore) Create(ctx context.Context, r *store.Space) error {
-	return spaceTable.create(ctx, x.s, r)
-}
-func (x spaceStore) Get(ctx context.Context, guid string) (*store.Space, error) {
-	return spaceTable.get(ctx, x.s, guid)
-}
-func (x spaceStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Space, error) {
-	return spaceTable.list(ctx, x.s, opt)
-}
-func (x spaceStore) Update(ctx context.Context, r *store.Space) error {
-	return spaceTable.update(ctx, x.s, r)
-}
-func (x spaceStore) Delete(ctx context.Context, guid string) error {
-	return spaceTable.delete(ctx, x.s, guid)
 }
 
 type domainData struct {
@@ -112,21 +74,6 @@ var domainTable = &table[store.Domain]{
 	filters: func(o store.ListOptions) []filter {
 		return []filter{{"name", o.Names}, {"org_guid", o.OrgGUIDs}}
 	},
-}
-
-type domainStore struct{ s *Store }
-
-func (x domainStore) Create(ctx context.Context, r *store.Domain) error {
-	return domainTable.create(ctx, x.s, r)
-}
-func (x domainStore) Get(ctx context.Context, guid string) (*store.Domain, error) {
-	return domainTable.get(ctx, x.s, guid)
-}
-func (x domainStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Domain, error) {
-	return domainTable.list(ctx, x.s, opt)
-}
-func (x domainStore) Delete(ctx context.Context, guid string) error {
-	return domainTable.delete(ctx, x.s, guid)
 }
 
 type appData struct {
@@ -158,24 +105,6 @@ var appTable = &table[store.App]{
 	filters: func(o store.ListOptions) []filter {
 		return []filter{{"name", o.Names}, {"space_guid", o.SpaceGUIDs}, {"state", o.States}}
 	},
-}
-
-type appStore struct{ s *Store }
-
-func (x appStore) Create(ctx context.Context, r *store.App) error {
-	return appTable.create(ctx, x.s, r)
-}
-func (x appStore) Get(ctx context.Context, guid string) (*store.App, error) {
-	return appTable.get(ctx, x.s, guid)
-}
-func (x appStore) List(ctx context.Context, opt store.ListOptions) ([]*store.App, error) {
-	return appTable.list(ctx, x.s, opt)
-}
-func (x appStore) Update(ctx context.Context, r *store.App) error {
-	return appTable.update(ctx, x.s, r)
-}
-func (x appStore) Delete(ctx context.Context, guid string) error {
-	return appTable.delete(ctx, x.s, guid)
 }
 
 type processData struct {
@@ -219,24 +148,6 @@ var processTable = &table[store.Process]{
 	},
 }
 
-type processStore struct{ s *Store }
-
-func (x processStore) Create(ctx context.Context, r *store.Process) error {
-	return processTable.create(ctx, x.s, r)
-}
-func (x processStore) Get(ctx context.Context, guid string) (*store.Process, error) {
-	return processTable.get(ctx, x.s, guid)
-}
-func (x processStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Process, error) {
-	return processTable.list(ctx, x.s, opt)
-}
-func (x processStore) Update(ctx context.Context, r *store.Process) error {
-	return processTable.update(ctx, x.s, r)
-}
-func (x processStore) Delete(ctx context.Context, guid string) error {
-	return processTable.delete(ctx, x.s, guid)
-}
-
 type packageData struct {
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
@@ -265,22 +176,4 @@ var packageTable = &table[store.Package]{
 	filters: func(o store.ListOptions) []filter {
 		return []filter{{"app_guid", o.AppGUIDs}, {"state", o.States}, {"type", o.Types}}
 	},
-}
-
-type packageStore struct{ s *Store }
-
-func (x packageStore) Create(ctx context.Context, r *store.Package) error {
-	return packageTable.create(ctx, x.s, r)
-}
-func (x packageStore) Get(ctx context.Context, guid string) (*store.Package, error) {
-	return packageTable.get(ctx, x.s, guid)
-}
-func (x packageStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Package, error) {
-	return packageTable.list(ctx, x.s, opt)
-}
-func (x packageStore) Update(ctx context.Context, r *store.Package) error {
-	return packageTable.update(ctx, x.s, r)
-}
-func (x packageStore) Delete(ctx context.Context, guid string) error {
-	return packageTable.delete(ctx, x.s, guid)
 }

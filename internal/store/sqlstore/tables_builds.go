@@ -44,24 +44,6 @@ var buildTable = &table[store.Build]{
 	},
 }
 
-type buildStore struct{ s *Store }
-
-func (x buildStore) Create(ctx context.Context, r *store.Build) error {
-	return buildTable.create(ctx, x.s, r)
-}
-func (x buildStore) Get(ctx context.Context, guid string) (*store.Build, error) {
-	return buildTable.get(ctx, x.s, guid)
-}
-func (x buildStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Build, error) {
-	return buildTable.list(ctx, x.s, opt)
-}
-func (x buildStore) Update(ctx context.Context, r *store.Build) error {
-	return buildTable.update(ctx, x.s, r)
-}
-func (x buildStore) Delete(ctx context.Context, guid string) error {
-	return buildTable.delete(ctx, x.s, guid)
-}
-
 type dropletData struct {
 	BuildGUID         string            `json:"build_guid"`
 	Error             string            `json:"error"`
@@ -104,24 +86,6 @@ var dropletTable = &table[store.Droplet]{
 	},
 }
 
-type dropletStore struct{ s *Store }
-
-func (x dropletStore) Create(ctx context.Context, r *store.Droplet) error {
-	return dropletTable.create(ctx, x.s, r)
-}
-func (x dropletStore) Get(ctx context.Context, guid string) (*store.Droplet, error) {
-	return dropletTable.get(ctx, x.s, guid)
-}
-func (x dropletStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Droplet, error) {
-	return dropletTable.list(ctx, x.s, opt)
-}
-func (x dropletStore) Update(ctx context.Context, r *store.Droplet) error {
-	return dropletTable.update(ctx, x.s, r)
-}
-func (x dropletStore) Delete(ctx context.Context, guid string) error {
-	return dropletTable.delete(ctx, x.s, guid)
-}
-
 var routeTable = &table[store.Route]{
 	name: "routes", what: "route",
 	cols: []string{"host", "path", "domain_guid", "space_guid", "data"},
@@ -138,27 +102,12 @@ var routeTable = &table[store.Route]{
 	},
 }
 
-type routeStore struct{ s *Store }
-
-func (x routeStore) Create(ctx context.Context, r *store.Route) error {
-	return routeTable.create(ctx, x.s, r)
-}
-func (x routeStore) Get(ctx context.Context, guid string) (*store.Route, error) {
-	return routeTable.get(ctx, x.s, guid)
-}
-func (x routeStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Route, error) {
-	return routeTable.list(ctx, x.s, opt)
-}
-
-// Delete removes the route and, by cascade, its destinations.
-func (x routeStore) Delete(ctx context.Context, guid string) error {
-	return routeTable.delete(ctx, x.s, guid)
-}
-
 type destinationData struct {
 	Port int `json:"port"`
 }
 
+// destinationTable's create fails with store.ErrNotFound when the route or
+// the app does not exist.
 var destinationTable = &table[store.Destination]{
 	name: "destinations", what: "destination",
 	cols: []string{"route_guid", "app_guid", "process_type", "data"},
@@ -181,20 +130,6 @@ var destinationTable = &table[store.Destination]{
 	filters: func(o store.ListOptions) []filter {
 		return []filter{{"route_guid", o.RouteGUIDs}, {"app_guid", o.AppGUIDs}}
 	},
-}
-
-type destinationStore struct{ s *Store }
-
-// Create fails with store.ErrNotFound when the route or the app does not
-// exist.
-func (x destinationStore) Create(ctx context.Context, r *store.Destination) error {
-	return destinationTable.create(ctx, x.s, r)
-}
-func (x destinationStore) List(ctx context.Context, opt store.ListOptions) ([]*store.Destination, error) {
-	return destinationTable.list(ctx, x.s, opt)
-}
-func (x destinationStore) Delete(ctx context.Context, guid string) error {
-	return destinationTable.delete(ctx, x.s, guid)
 }
 
 type jobData struct {
@@ -224,18 +159,6 @@ var jobTable = &table[store.Job]{
 	},
 }
 
-type jobStore struct{ s *Store }
-
-func (x jobStore) Create(ctx context.Context, r *store.Job) error {
-	return jobTable.create(ctx, x.s, r)
-}
-func (x jobStore) Get(ctx context.Context, guid string) (*store.Job, error) {
-	return jobTable.get(ctx, x.s, guid)
-}
-func (x jobStore) Update(ctx context.Context, r *store.Job) error {
-	return jobTable.update(ctx, x.s, r)
-}
-
 type userData struct {
 	PasswordHash string `json:"password_hash"`
 	Admin        bool   `json:"admin"`
@@ -263,23 +186,9 @@ var userTable = &table[store.User]{
 	filters: func(o store.ListOptions) []filter { return []filter{{"username", o.Names}} },
 }
 
-type userStore struct{ s *Store }
+// userStore adds the lookup by name to the common methods.
+type userStore struct{ crud[store.User] }
 
-func (x userStore) Create(ctx context.Context, r *store.User) error {
-	return userTable.create(ctx, x.s, r)
-}
-func (x userStore) Get(ctx context.Context, guid string) (*store.User, error) {
-	return userTable.get(ctx, x.s, guid)
-}
 func (x userStore) GetByName(ctx context.Context, origin, username string) (*store.User, error) {
-	return userTable.getWhere(ctx, x.s, origin+"/"+username, "origin = ? AND username = ?", origin, username)
-}
-func (x userStore) List(ctx context.Context, opt store.ListOptions) ([]*store.User, error) {
-	return userTable.list(ctx, x.s, opt)
-}
-func (x userStore) Update(ctx context.Context, r *store.User) error {
-	return userTable.update(ctx, x.s, r)
-}
-func (x userStore) Delete(ctx context.Context, guid string) error {
-	return userTable.delete(ctx, x.s, guid)
+	return x.t.getWhere(ctx, x.s, origin+"/"+username, "origin = ? AND username = ?", origin, username)
 }

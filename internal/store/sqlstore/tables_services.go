@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"context"
-
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -230,22 +228,6 @@ var serviceBindingTable = &table[store.ServiceBinding]{
 			{"instance_guid", o.ServiceInstanceGUIDs}}
 	},
 }
-
-// crud is the Create/Get/List/Update/Delete every service store has.
-type crud[T any] struct {
-	s *Store
-	t *table[T]
-}
-
-func (x crud[T]) Create(ctx context.Context, r *T) error { return x.t.create(ctx, x.s, r) }
-func (x crud[T]) Get(ctx context.Context, guid string) (*T, error) {
-	return x.t.get(ctx, x.s, guid)
-}
-func (x crud[T]) List(ctx context.Context, opt store.ListOptions) ([]*T, error) {
-	return x.t.list(ctx, x.s, opt)
-}
-func (x crud[T]) Update(ctx context.Context, r *T) error        { return x.t.update(ctx, x.s, r) }
-func (x crud[T]) Delete(ctx context.Context, guid string) error { return x.t.delete(ctx, x.s, guid) }
 
 func (s *Store) ServiceBrokers() store.ServiceBrokerStore {
 	return crud[store.ServiceBroker]{s, serviceBrokerTable}
