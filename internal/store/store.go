@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -67,11 +68,35 @@ type App struct {
 	State     string // AppStarted or AppStopped
 	// DropletGUID is the current droplet, "" when none.
 	DropletGUID string
+	// Revision distinguishes runs of the same droplet: a rolling deployment
+	// sets it so that its new instances are a version of their own. It is
+	// only meaningful while it names DropletGUID (see RunVersion).
+	Revision string
 	// Buildpacks requested for staging, in order; empty = detect.
 	Buildpacks []string
 	Stack      string
 	// Env holds the user's environment variables.
 	Env map[string]string
+}
+
+// RunVersion is the version the app's instances must run: the current
+// droplet, or the revision a deployment made of it. A revision made of an
+// earlier droplet is ignored, so every path that changes the droplet
+// changes the version too.
+func (a *App) RunVersion() string {
+	if a.DropletGUID != "" && strings.HasPrefix(a.Revision, a.DropletGUID+"~") {
+		return a.Revision
+	}
+	return a.DropletGUID
+}
+
+// NewRevision returns a fresh version string of droplet for a deployment.
+func NewRevision(droplet, suffix string) string { return droplet + "~" + suffix }
+
+// DropletOfVersion returns the droplet guid a version runs.
+func DropletOfVersion(version string) string {
+	d, _, _ := strings.Cut(version, "~")
+	return d
 }
 
 // Process is one process type of an app; (AppGUID, Type) is unique.
@@ -355,6 +380,8 @@ type Store interface {
 	Destinations() DestinationStore
 	Jobs() JobStore
 	Users() UserStore
+	Leases() LeaseStore
+	Deployments() DeploymentStore
 	ServiceBrokers() ServiceBrokerStore
 	ServiceOfferings() ServiceOfferingStore
 	ServicePlans() ServicePlanStore

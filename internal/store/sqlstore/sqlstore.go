@@ -285,3 +285,7 @@ func (s *Store) Destinations() store.DestinationStore {
 }
 func (s *Store) Jobs() store.JobStore   { return crud[store.Job]{s, jobTable} }
 func (s *Store) Users() store.UserStore { return userStore{crud[store.User]{s, userTable}} }
+func (s *Store) Leases() store.LeaseStore { return leaseStore{s} }
+func (s *Store) Deployments() store.DeploymentStore {
+	return crud[store.Deployment]{s, deploymentTable}
+}

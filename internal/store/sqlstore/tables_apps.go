@@ -78,6 +78,7 @@ var domainTable = &table[store.Domain]{
 
 type appData struct {
 	DropletGUID string            `json:"droplet_guid"`
+	Revision    string            `json:"revision,omitempty"`
 	Buildpacks  []string          `json:"buildpacks"`
 	Stack       string            `json:"stack"`
 	Env         map[string]string `json:"env"`
@@ -88,7 +89,7 @@ var appTable = &table[store.App]{
 	cols: []string{"name", "space_guid", "state", "data"},
 	meta: func(r *store.App) *store.Meta { return &r.Meta },
 	values: func(r *store.App) ([]any, error) {
-		d, err := jsonCol(appData{DropletGUID: r.DropletGUID, Buildpacks: r.Buildpacks, Stack: r.Stack, Env: r.Env})
+		d, err := jsonCol(appData{DropletGUID: r.DropletGUID, Revision: r.Revision, Buildpacks: r.Buildpacks, Stack: r.Stack, Env: r.Env})
 		return []any{r.Name, r.SpaceGUID, r.State, d}, err
 	},
 	scan: func(r *store.App) ([]any, func() error) {
@@ -98,7 +99,7 @@ var appTable = &table[store.App]{
 			if err := fin(); err != nil {
 				return err
 			}
-			r.DropletGUID, r.Buildpacks, r.Stack, r.Env = d.DropletGUID, d.Buildpacks, d.Stack, d.Env
+			r.DropletGUID, r.Revision, r.Buildpacks, r.Stack, r.Env = d.DropletGUID, d.Revision, d.Buildpacks, d.Stack, d.Env
 			return nil
 		}
 	},
