@@ -283,8 +283,8 @@ func (s *Store) Routes() store.RouteStore      { return crud[store.Route]{s, rou
 func (s *Store) Destinations() store.DestinationStore {
 	return crud[store.Destination]{s, destinationTable}
 }
-func (s *Store) Jobs() store.JobStore   { return crud[store.Job]{s, jobTable} }
-func (s *Store) Users() store.UserStore { return userStore{crud[store.User]{s, userTable}} }
+func (s *Store) Jobs() store.JobStore     { return crud[store.Job]{s, jobTable} }
+func (s *Store) Users() store.UserStore   { return userStore{crud[store.User]{s, userTable}} }
 func (s *Store) Leases() store.LeaseStore { return leaseStore{s} }
 func (s *Store) Deployments() store.DeploymentStore {
 	return crud[store.Deployment]{s, deploymentTable}
