@@ -23,6 +23,9 @@ const (
 	// HM → controller (request/reply, queue QueueController):
 	// messages.DesiredStateRequest → messages.DesiredStateReply.
 	SubjectDesiredState = "cloudcontroller.desired_state"
+	// Health managers → controller (request/reply, queue QueueController):
+	// messages.LeaseRequest → messages.LeaseReply.
+	SubjectLease = "cloudcontroller.lease"
 
 	// Router subjects, gorouter-compatible.
 	SubjectRouterRegister   = "router.register"

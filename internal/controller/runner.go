@@ -81,6 +81,18 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 				c.handleHMRequest(ctx, req)
 			})
 		}},
+		{bus.SubjectLease, bus.QueueController, func(m *bus.Msg) {
+			select {
+			case desiredSem <- struct{}{}:
+			default:
+				c.log.Warn("lease-request-busy")
+				return
+			}
+			c.goBackground(func(ctx context.Context) {
+				defer func() { <-desiredSem }()
+				c.answerLease(ctx, m)
+			})
+		}},
 		{bus.SubjectDesiredState, bus.QueueController, func(m *bus.Msg) {
 			select {
 			case desiredSem <- struct{}{}:
@@ -557,6 +569,43 @@ func better(a, b messages.InstanceHeartbeat) bool {
 		return a.StartedAt.Before(b.StartedAt)
 	}
 	return a.InstanceGUID < b.InstanceGUID
+}
+
+// answerLease grants, renews or releases a lease in the store.
+func (c *Controller) answerLease(ctx context.Context, m *bus.Msg) {
+	if m.Reply == "" {
+		return
+	}
+	var rep messages.LeaseReply
+	var req messages.LeaseRequest
+	if err := messages.Decode(m.Data, &req); err != nil {
+		rep.Error = err.Error()
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		switch req.Op {
+		case messages.LeaseAcquire:
+			l, ok, err := c.deps.Store.Leases().Acquire(ctx, req.Name, req.Holder, time.Duration(req.TTLMillis)*time.Millisecond, time.Now().UTC())
+			if err != nil {
+				c.log.Error("lease-failed", "lease", req.Name, "error", err)
+				rep.Error = "lease unavailable"
+			} else {
+				rep = messages.LeaseReply{Granted: ok, Holder: l.Holder, ExpiresAt: l.ExpiresAt}
+			}
+		case messages.LeaseRelease:
+			if err := c.deps.Store.Leases().Release(ctx, req.Name, req.Holder); err != nil {
+				c.log.Error("lease-release-failed", "lease", req.Name, "error", err)
+				rep.Error = "lease unavailable"
+			}
+		}
+	}
+	data, err := json.Marshal(&rep)
+	if err == nil {
+		err = c.deps.Bus.Respond(m, data)
+	}
+	if err != nil {
+		c.log.Warn("lease-reply-failed", "error", err)
+	}
 }
 
 // answerDesiredState replies with every app that has a droplet.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // ErrConfig wraps every configuration error.
@@ -59,6 +61,12 @@ type Config struct {
 
 	// MaxActionsPerPass bounds the requests sent in one pass (default 100).
 	MaxActionsPerPass int
+	// ID names this HM as a lease holder (default: a random id).
+	ID string
+	// LeaseTTL is the acting lease's life; it is renewed every LeaseTTL/4,
+	// so a standby takes over within LeaseTTL of the holder's death
+	// (default 4s).
+	LeaseTTL time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -81,6 +89,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.BackoffInitial, 2*time.Second)
 	def(&c.BackoffMax, 5*time.Minute)
 	def(&c.CrashResetAfter, 5*time.Minute)
+	def(&c.LeaseTTL, 4*time.Second)
+	if c.ID == "" {
+		c.ID = "hm-" + uuid.NewString()[:8]
+	}
 	if c.CrashesBeforeBackoff == 0 {
 		c.CrashesBeforeBackoff = 3
 	}
@@ -109,6 +121,7 @@ func (c Config) Validate() error {
 		{"backoff initial", c.BackoffInitial},
 		{"backoff max", c.BackoffMax},
 		{"crash reset after", c.CrashResetAfter},
+		{"lease ttl", c.LeaseTTL},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: %s must not be negative", ErrConfig, d.name)

@@ -25,6 +25,9 @@ type Deps struct {
 	Bus bus.Bus
 	// Clock defaults to RealClock.
 	Clock Clock
+	// Leaser, when set, grants the lease this HM must hold to act (several
+	// HMs may run; one acts). Nil: this HM always acts.
+	Leaser Leaser
 }
 
 // maxCrashGUIDs bounds the instance guids remembered per crash record to
@@ -43,10 +46,12 @@ type deaState struct {
 
 // HM is the health manager.
 type HM struct {
-	cfg   Config
-	bus   bus.Bus
-	clock Clock
-	log   *slog.Logger
+	cfg    Config
+	bus    bus.Bus
+	clock  Clock
+	leaser Leaser
+	log    *slog.Logger
+	full   chan struct{}
 
 	mu               sync.Mutex
 	deas             map[string]*deaState
@@ -58,6 +63,7 @@ type HM struct {
 	sent             map[string]time.Time // action key → when sent
 	pending          map[string]struct{}  // apps to analyze at once
 	kick             chan struct{}
+	leaderUntil      time.Time // when the held lease runs out (zero: not held)
 }
 
 // New builds an HM; Run starts it.
@@ -76,7 +82,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*HM, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &HM{
-		cfg: cfg, bus: deps.Bus, clock: deps.Clock, log: log.With("component", "healthmgr"),
+		cfg: cfg, bus: deps.Bus, clock: deps.Clock, leaser: deps.Leaser, log: log.With("component", "healthmgr", "hm_id", cfg.ID),
+		full:    make(chan struct{}, 1),
 		deas:    map[string]*deaState{},
 		crashes: map[CrashKey]*crashRecord{},
 		sent:    map[string]time.Time{},
@@ -117,10 +124,14 @@ func (h *HM) Run(ctx context.Context) error {
 	h.log.Info("health-manager-started")
 
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		h.desiredLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		h.leaseLoop(ctx)
 	}()
 	defer wg.Wait()
 
@@ -133,6 +144,8 @@ func (h *HM) Run(ctx context.Context) error {
 		case <-tick:
 			h.pass(ctx, nil)
 			tick = h.clock.After(h.cfg.AnalyzeInterval)
+		case <-h.full:
+			h.pass(ctx, nil)
 		case <-h.kick:
 			h.mu.Lock()
 			apps := h.pending
@@ -295,6 +308,10 @@ func (h *HM) kickLocked(app string) {
 // pass analyzes all apps (only == nil) or the given ones and sends the due
 // actions not sent within the keep-alive.
 func (h *HM) pass(ctx context.Context, only map[string]struct{}) {
+	if !h.IsLeader() {
+		// A standby keeps its view fresh but leaves acting to the holder.
+		return
+	}
 	now := h.clock.Now()
 	h.mu.Lock()
 	h.pruneLocked(now)

@@ -63,7 +63,8 @@ func TestDecodeRejectsMalformedJSON(t *testing.T) {
 // must fail cleanly or produce a message that validates, never panic.
 func FuzzDecode(f *testing.F) {
 	seeds := []any{validStart(), &Heartbeat{DEA: "d"}, &RouterRegister{Host: "h", Port: 1, URIs: []string{"u"}},
-		&HMRequest{Op: OpStart, AppGUID: "a", Indices: []int{0}}, &StagingRequest{AppGUID: "a", BuildGUID: "b"}}
+		&HMRequest{Op: OpStart, AppGUID: "a", Indices: []int{0}}, &StagingRequest{AppGUID: "a", BuildGUID: "b"},
+		&LeaseRequest{Op: LeaseAcquire, Name: "healthmanager", Holder: "hm-1", TTLMillis: 4000}}
 	for _, s := range seeds {
 		data, _ := json.Marshal(s)
 		f.Add(data)
@@ -74,6 +75,7 @@ func FuzzDecode(f *testing.F) {
 			&DEAAdvertise{}, &DEAShutdown{}, &StartInstance{}, &StartReply{}, &StopInstances{}, &UpdateRoutes{},
 			&Heartbeat{}, &DropletExited{}, &StagingRequest{}, &StagingResult{}, &HMRequest{},
 			&DesiredStateRequest{}, &DesiredStateReply{}, &LogLine{}, &RouterRegister{}, &RouterStart{},
+			&LeaseRequest{}, &LeaseReply{},
 		}
 		for _, m := range targets {
 			if err := Decode(data, m); err == nil {

@@ -291,11 +291,14 @@ func routerCommand() *cobra.Command {
 
 func healthmgrCommand() *cobra.Command {
 	var o HealthManagerOptions
-	return componentCommand("healthmgr", "Run a health manager against an external NATS", &o.NATSURL,
+	cmd := componentCommand("healthmgr", "Run a health manager against an external NATS (several may run: one acts, the others stand by)", &o.NATSURL,
 		func(_ *cobra.Command, ctx context.Context, p *Platform, log *slog.Logger) error {
 			o.Log = log
 			return StartHealthManager(ctx, p, o)
 		})
+	cmd.Flags().StringVar(&o.ID, "id", os.Getenv("INGOT_HM_ID"), "this health manager's name as a lease holder (default: random)")
+	cmd.Flags().DurationVar(&o.LeaseTTL, "lease-ttl", 4*time.Second, "life of the acting lease; a standby takes over within it when the holder dies")
+	return cmd
 }
 
 // addPackageLimitFlags adds the upload limits: the unpacked size of a

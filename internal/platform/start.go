@@ -286,7 +286,10 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 // HealthManagerOptions configures a health manager.
 type HealthManagerOptions struct {
 	NATSURL string
-	Log     *slog.Logger
+	// ID and LeaseTTL: see healthmgr.Config.
+	ID       string
+	LeaseTTL time.Duration
+	Log      *slog.Logger
 }
 
 // StartHealthManager runs a health manager under p.
@@ -297,7 +300,8 @@ func StartHealthManager(ctx context.Context, p *Platform, o HealthManagerOptions
 		return err
 	}
 	p.closers = append(p.closers, b.Close)
-	hm, err := healthmgr.New(healthmgr.Config{}, healthmgr.Deps{Bus: b}, log)
+	hm, err := healthmgr.New(healthmgr.Config{ID: o.ID, LeaseTTL: o.LeaseTTL},
+		healthmgr.Deps{Bus: b, Leaser: healthmgr.BusLeaser{Bus: b}}, log)
 	if err != nil {
 		return fmt.Errorf("health manager: %w", err)
 	}
