@@ -335,6 +335,7 @@ func (c *Controller) deleteAppNow(ctx context.Context, guid string) error {
 	} else if err != nil {
 		return err
 	}
+	c.deploys.stop(guid, errSuperseded)
 	c.stopAllInstances(guid)
 	if err := c.unbindApp(ctx, guid); err != nil {
 		return err
@@ -532,11 +533,13 @@ func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STARTED\"})", a.GUID)
-	c.placeAllAfterStops(a.GUID, a.DropletGUID, "start")
+	c.placeAllAfterStops(a.GUID, a.RunVersion(), "start")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
 func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
+	// A stop ends a running deployment (it is superseded).
+	c.deploys.stop(r.PathValue("guid"), errSuperseded)
 	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
 		a.State = store.AppStopped
 		return nil
@@ -550,6 +553,7 @@ func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
+	c.deploys.stop(r.PathValue("guid"), errSuperseded)
 	wasStarted := false
 	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
 		if a.DropletGUID == "" {
@@ -568,7 +572,7 @@ func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 		c.stopKnownInstances(a.GUID)
 	}
 	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
-	c.placeAllAfterStops(a.GUID, a.DropletGUID, "restart")
+	c.placeAllAfterStops(a.GUID, a.RunVersion(), "restart")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 

@@ -76,6 +76,7 @@ type Controller struct {
 	uploadSem  chan struct{}
 	stagingSem chan struct{}
 	appLocks   keyedMutex
+	deploys    *deployments
 
 	rt *runtimeView
 
@@ -142,6 +143,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 		uploadSem:  make(chan struct{}, maxConcurrentUploads),
 		stagingSem: make(chan struct{}, maxConcurrentStagings),
 		rt:         newRuntimeView(cfg.AdvertisementTTL, cfg.HeartbeatTTL),
+		deploys:    newDeployments(),
 		svc:        svc,
 		rnd:        rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), rand.Uint64())),
 	}
@@ -190,6 +192,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
 	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)
+	c.goBackground(c.resumeDeployments)
 	c.deps.Bus.OnReconnect(func() { c.locateDEAs() })
 	c.locateDEAs()
 

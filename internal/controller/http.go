@@ -96,6 +96,9 @@ func (c *Controller) routes() http.Handler {
 	h("GET /v3/processes/{guid}/stats", authBearer, c.getProcessStats)
 	h("GET /v3/processes/{guid}/sidecars", authBearer, c.listProcessSidecars)
 	h("GET /v3/deployments", authBearer, c.listDeployments)
+	h("POST /v3/deployments", authBearer, c.createDeployment)
+	h("GET /v3/deployments/{guid}", authBearer, c.getDeployment)
+	h("POST /v3/deployments/{guid}/actions/cancel", authBearer, c.cancelDeployment)
 	h("GET /v3/service_route_bindings", authBearer, c.listRouteBindings)
 
 	// Packages, builds, droplets.

@@ -374,7 +374,7 @@ func (c *Controller) adjustInstances(ctx context.Context, p *store.Process, old 
 		for i := old; i < p.Instances; i++ {
 			idx = append(idx, i)
 		}
-		c.enqueuePlacement(placeTask{appGUID: a.GUID, procType: p.Type, version: a.DropletGUID, indices: idx, reason: "scale"})
+		c.enqueuePlacement(placeTask{appGUID: a.GUID, procType: p.Type, version: a.RunVersion(), indices: idx, reason: "scale"})
 	case p.Instances < old:
 		c.stopIndicesFrom(a.GUID, p.Type, p.Instances)
 	}
@@ -404,12 +404,6 @@ func (c *Controller) listProcessSidecars(w http.ResponseWriter, r *http.Request)
 	if _, err := c.processRec(r.Context(), r.PathValue("guid")); err != nil {
 		return err
 	}
-	return c.emptyList(w, r)
-}
-
-// listDeployments answers the CLI's deployment lookup: ingot has no
-// rolling deployments, so there are never any.
-func (c *Controller) listDeployments(w http.ResponseWriter, r *http.Request) error {
 	return c.emptyList(w, r)
 }
 
@@ -453,9 +447,12 @@ func (c *Controller) processStats(a *store.App, p *store.Process) []presenters.I
 		}
 		return out
 	}
+	// During a rolling deployment an index is served by the old version
+	// until its new instance runs: show whichever is better.
+	shown := c.deploys.shownVersions(a)
 	best := map[int]messages.InstanceHeartbeat{}
 	for _, in := range c.rt.instances(a.GUID) {
-		if in.ProcessType != p.Type || in.Version != a.DropletGUID || in.Index >= p.Instances {
+		if in.ProcessType != p.Type || !shown(in.Version) || in.Index >= p.Instances {
 			continue
 		}
 		if cur, ok := best[in.Index]; !ok || stateRank(in.State) > stateRank(cur.State) {
@@ -464,7 +461,7 @@ func (c *Controller) processStats(a *store.App, p *store.Process) []presenters.I
 	}
 	pending := map[int]pendingStart{}
 	for _, ps := range c.rt.pendingOf(a.GUID) {
-		if ps.procType == p.Type && ps.version == a.DropletGUID {
+		if ps.procType == p.Type && shown(ps.version) {
 			pending[ps.index] = ps
 		}
 	}

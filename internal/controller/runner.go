@@ -178,7 +178,7 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 		}
 		return
 	}
-	if app.State != store.AppStarted || app.DropletGUID == "" || (t.version != "" && t.version != app.DropletGUID) {
+	if app.State != store.AppStarted || app.DropletGUID == "" || (t.version != "" && t.version != app.RunVersion()) {
 		c.log.Debug("placement-skipped", "app_guid", app.GUID, "reason", "app stopped or version changed")
 		return
 	}
@@ -193,7 +193,7 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 		c.log.Warn("placement-skipped", "app_guid", app.GUID, "reason", "current droplet missing or not staged")
 		return
 	}
-	tmpl, err := c.startTemplate(ctx, app, proc, droplet)
+	tmpl, err := c.startTemplate(ctx, app, proc, droplet, app.RunVersion())
 	if err != nil {
 		c.log.Error("start-message-failed", "app_guid", app.GUID, "error", err)
 		return
@@ -208,7 +208,7 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 		if ctx.Err() != nil {
 			return
 		}
-		if idx < 0 || idx >= proc.Instances || c.rt.occupied(app.GUID, proc.Type, droplet.GUID, idx) {
+		if idx < 0 || idx >= proc.Instances || c.rt.occupied(app.GUID, proc.Type, tmpl.Version, idx) {
 			continue
 		}
 		if g := c.startIndex(ctx, tmpl, idx, rnd, t.reason); g != "" && c.rt.generation(app.GUID) != gen {
@@ -221,7 +221,7 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 }
 
 // startTemplate builds the start message shared by every index.
-func (c *Controller) startTemplate(ctx context.Context, app *store.App, proc *store.Process, droplet *store.Droplet) (*messages.StartInstance, error) {
+func (c *Controller) startTemplate(ctx context.Context, app *store.App, proc *store.Process, droplet *store.Droplet, version string) (*messages.StartInstance, error) {
 	space, err := c.deps.Store.Spaces().Get(ctx, app.SpaceGUID)
 	if err != nil {
 		return nil, fmt.Errorf("look up space: %w", err)
@@ -267,10 +267,10 @@ func (c *Controller) startTemplate(ctx context.Context, app *store.App, proc *st
 	return &messages.StartInstance{
 		AppGUID: app.GUID, AppName: app.Name, ProcessGUID: proc.GUID, ProcessType: proc.Type,
 		SpaceGUID: space.GUID, SpaceName: space.Name, OrgGUID: org.GUID, OrgName: org.Name,
-		Version: droplet.GUID, DropletDigest: droplet.Digest,
+		Version: version, DropletDigest: droplet.Digest,
 		MemoryMB: proc.MemoryMB, DiskMB: proc.DiskMB, FileDescriptors: defaultFDs,
 		StartCommand: cmd, Env: env,
-		VCAPApplication: c.vcapApplication(app, proc, space, org, uris, droplet.GUID),
+		VCAPApplication: c.vcapApplication(app, proc, space, org, uris, version),
 		VCAPServices:    svcEnv.JSON(),
 		URIs:            uris, HealthCheck: hc, Stack: droplet.Stack, CFAPI: c.url,
 	}, nil
@@ -327,7 +327,7 @@ func (c *Controller) startIndex(ctx context.Context, tmpl *messages.StartInstanc
 		msg := *tmpl
 		msg.Index = idx
 		msg.InstanceGUID = newGUID()
-		msg.DropletURI = c.signURL("GET", "/internal/v1/droplets/"+tmpl.Version)
+		msg.DropletURI = c.signURL("GET", "/internal/v1/droplets/"+store.DropletOfVersion(tmpl.Version))
 		data, err := json.Marshal(&msg)
 		if err != nil {
 			c.log.Error("start-encode-failed", "error", err)
@@ -493,7 +493,7 @@ func (c *Controller) handleHMRequest(ctx context.Context, req messages.HMRequest
 	}
 	switch req.Op {
 	case messages.OpStart:
-		if app == nil || app.State != store.AppStarted || app.DropletGUID == "" || app.DropletGUID != req.Version {
+		if app == nil || app.State != store.AppStarted || app.DropletGUID == "" || app.RunVersion() != req.Version || c.deploys.active(app.GUID) {
 			c.log.Debug("hm-start-ignored", "app_guid", req.AppGUID, "version", req.Version, "reason", "app not started or stale version")
 			return
 		}
@@ -532,7 +532,10 @@ func (c *Controller) shouldStop(ctx context.Context, app *store.App, instanceGUI
 	if !ok {
 		return false, "instance unknown to the controller"
 	}
-	if in.Version != app.DropletGUID {
+	if c.deploys.active(app.GUID) {
+		return false, "a deployment replaces the app's instances"
+	}
+	if in.Version != app.RunVersion() {
 		return true, "old version"
 	}
 	procs, err := c.deps.Store.Processes().List(ctx, store.ListOptions{AppGUIDs: []string{app.GUID}, Types: []string{procType(in.ProcessType)}})
@@ -649,7 +652,7 @@ func (c *Controller) desiredState(ctx context.Context) (*messages.DesiredStateRe
 		if a.DropletGUID == "" {
 			continue
 		}
-		d := messages.DesiredApp{AppGUID: a.GUID, State: a.State, Version: a.DropletGUID, UpdatedAt: a.UpdatedAt}
+		d := messages.DesiredApp{AppGUID: a.GUID, State: a.State, Version: a.RunVersion(), UpdatedAt: a.UpdatedAt, Deploying: c.deploys.active(a.GUID)}
 		if p := web[a.GUID]; p != nil {
 			d.Instances = p.Instances
 			if p.UpdatedAt.After(d.UpdatedAt) {
@@ -686,7 +689,7 @@ func (c *Controller) restartStartedApps(ctx context.Context) {
 		if a.DropletGUID == "" {
 			continue
 		}
-		if err := c.placeAll(ctx, a.GUID, a.DropletGUID, "controller-start"); err != nil {
+		if err := c.placeAll(ctx, a.GUID, a.RunVersion(), "controller-start"); err != nil {
 			c.log.Error("restart-app-failed", "app_guid", a.GUID, "error", err)
 			continue
 		}

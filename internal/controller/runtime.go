@@ -218,7 +218,7 @@ func (v *runtimeView) heartbeat(hb messages.Heartbeat) {
 		delete(v.pending, in.InstanceGUID)
 		if isLive(in.State) {
 			k := indexKey{in.AppGUID, in.ProcessType, in.Index}
-			if cr := v.crashes[k]; cr != nil && cr.instanceGUID != in.InstanceGUID {
+			if cr := v.crashes[k]; cr != nil && cr.instanceGUID != in.InstanceGUID && cr.version == in.Version {
 				delete(v.crashes, k)
 			}
 			delete(v.failures, k)
@@ -371,6 +371,17 @@ func (v *runtimeView) note(appGUID, pt string, index int) (indexNote, bool) {
 		return indexNote{details: f.details, since: f.at}, true
 	}
 	return indexNote{}, false
+}
+
+// crashedSince reports a crash of version at the index after since.
+func (v *runtimeView) crashedSince(appGUID, pt, version string, index int, since time.Time) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cr := v.crashes[indexKey{appGUID, pt, index}]
+	if cr == nil || cr.version != version || cr.at.Before(since) {
+		return "", false
+	}
+	return cr.reason, true
 }
 
 // markStopping hides the app's known instances (optionally only those

@@ -258,7 +258,7 @@ func TestPostgresBrokerEndToEnd(t *testing.T) {
 	appRec, _ := h.store.Apps().Get(ctx, app)
 	procs, _ := h.store.Processes().List(ctx, store.ListOptions{AppGUIDs: []string{app}})
 	drop, _ := h.store.Droplets().Get(ctx, appRec.DropletGUID)
-	msg, err := h.c.startTemplate(ctx, appRec, procs[0], drop)
+	msg, err := h.c.startTemplate(ctx, appRec, procs[0], drop, appRec.RunVersion())
 	if err != nil {
 		t.Fatalf("start message: %v", err)
 	}

@@ -210,6 +210,9 @@ func Analyze(desired []messages.DesiredApp, actual ActualState, crashes CrashSta
 			continue // a duplicate entry: the first one wins
 		}
 		known[d.AppGUID] = true
+		if d.Deploying {
+			continue // a rolling deployment replaces its instances meanwhile
+		}
 		a.app(d, byApp[d.AppGUID])
 	}
 	if now.Sub(actual.StartedAt) >= cfg.UnknownAppGrace {

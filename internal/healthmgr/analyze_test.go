@@ -85,6 +85,16 @@ func TestAnalyze(t *testing.T) {
 			want:    []string{},
 		},
 		{
+			name: "an app being deployed is left to its deployment",
+			desired: []messages.DesiredApp{func() messages.DesiredApp {
+				d := started("a", "v2~r", 2)
+				d.Deploying = true
+				return d
+			}()},
+			actual: fresh(running("a", "v1", 0, "g0"), running("a", "v1", 1, "g1"), running("a", "v2~r", 0, "n0")),
+			want:   []string{},
+		},
+		{
 			name:    "missing index",
 			desired: []messages.DesiredApp{started("a", "v1", 3)},
 			actual:  fresh(running("a", "v1", 0, "g0"), running("a", "v1", 2, "g2")),

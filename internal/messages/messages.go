@@ -403,6 +403,9 @@ type DesiredApp struct {
 	Version   string    `json:"version"` // current droplet guid, "" when none
 	Instances int       `json:"instances"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Deploying: a rolling deployment is replacing the app's instances;
+	// the health manager leaves the app to it meanwhile.
+	Deploying bool `json:"deploying,omitempty"`
 }
 
 // DesiredStateRequest asks the controller (request on
