@@ -7,7 +7,7 @@ import (
 )
 
 func newAppCommand(o *options) *cobra.Command {
-	var asJSON bool
+	var asJSON, droplets bool
 	cmd := &cobra.Command{
 		Use:   "app APP_NAME",
 		Short: "Show an app's state, routes and instances",
@@ -25,6 +25,9 @@ func newAppCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if droplets {
+				return s.printDroplets(ctx, app)
+			}
 			v, err := s.loadAppView(ctx, app)
 			if err != nil {
 				return err
@@ -40,5 +43,6 @@ func newAppCommand(o *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&droplets, "droplets", false, "list the app's droplets (numbered for 'ingot rollback --to')")
 	return cmd
 }

@@ -30,6 +30,7 @@ type pushFlags struct {
 	noRoute         bool
 	randomRoute     bool
 	noManifest      bool
+	strategy        string
 }
 
 func newPushCommand(o *options) *cobra.Command {
@@ -89,6 +90,7 @@ func newPushCommand(o *options) *cobra.Command {
 	fl.BoolVar(&f.noRoute, "no-route", false, "do not map a route to the app")
 	fl.BoolVar(&f.randomRoute, "random-route", false, "map a route with a random host name")
 	fl.BoolVar(&f.noManifest, "no-manifest", false, "ignore the manifest file")
+	addStrategyFlag(cmd, &f.strategy)
 	return cmd
 }
 
@@ -177,7 +179,7 @@ func (s *session) push(ctx context.Context, name string, f pushFlags, ov pushOve
 	}
 	s.printf("Manifest applied\n")
 	for _, p := range planned {
-		if err := s.pushOne(ctx, p, f.noStart); err != nil {
+		if err := s.pushOne(ctx, p, f.noStart, f.strategy); err != nil {
 			return err
 		}
 	}
@@ -205,7 +207,7 @@ func (s *session) printDiff(ctx context.Context, body []byte) {
 }
 
 // pushOne uploads, stages and starts one app the manifest created.
-func (s *session) pushOne(ctx context.Context, p plannedApp, noStart bool) error {
+func (s *session) pushOne(ctx context.Context, p plannedApp, noStart bool, strategy string) error {
 	app, err := s.app(ctx, p.name)
 	if err != nil {
 		return fmt.Errorf("find app %s after applying the manifest: %w", p.name, err)
@@ -225,6 +227,9 @@ func (s *session) pushOne(ctx context.Context, p plannedApp, noStart bool) error
 	d, err := s.stage(ctx, app, pkg.GUID)
 	if err != nil {
 		return err
+	}
+	if strategy == strategyRolling {
+		return s.deployAndWait(ctx, app, d.GUID)
 	}
 	if err := s.c.SetCurrentDroplet(ctx, app.GUID, d.GUID); err != nil {
 		return fmt.Errorf("set current droplet: %w", err)

@@ -5,9 +5,10 @@ import (
 )
 
 func newRestartCommand(o *options) *cobra.Command {
-	return &cobra.Command{
+	var strategy string
+	cmd := &cobra.Command{
 		Use:   "restart APP_NAME",
-		Short: "Stop and start an app with its current droplet",
+		Short: "Stop and start an app with its current droplet (--strategy rolling: without downtime)",
 		Args:  appNameArgs("APP_NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := newSession(cmd, o, needSpace)
@@ -23,7 +24,12 @@ func newRestartCommand(o *options) *cobra.Command {
 			if err := s.ensureDroplet(ctx, app); err != nil {
 				return err
 			}
+			if strategy == strategyRolling {
+				return s.deployAndWait(ctx, app, "")
+			}
 			return s.startAndWait(ctx, app, true)
 		},
 	}
+	addStrategyFlag(cmd, &strategy)
+	return cmd
 }

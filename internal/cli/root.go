@@ -88,6 +88,7 @@ func newRootCommand(o options, extra ...*cobra.Command) *cobra.Command {
 		newStartCommand(&o),
 		newStopCommand(&o),
 		newRestartCommand(&o),
+		newRollbackCommand(&o),
 		newRestageCommand(&o),
 		newDeleteCommand(&o),
 		newLogsCommand(&o),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sort"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -288,7 +289,46 @@ func (c *Controller) completeBuild(ctx context.Context, buildGUID, stack string,
 		}
 		break
 	}
-	return c.updateBuild(ctx, buildGUID, func(b *store.Build) { b.State, b.Error = store.BuildStaged, "" })
+	if err := c.updateBuild(ctx, buildGUID, func(b *store.Build) { b.State, b.Error = store.BuildStaged, "" }); err != nil {
+		return err
+	}
+	c.pruneDroplets(ctx, b.AppGUID)
+	return nil
+}
+
+// pruneDroplets deletes the app's staged droplets beyond the newest
+// DropletsKept, sparing the current droplet and those an active
+// deployment may go back to.
+func (c *Controller) pruneDroplets(ctx context.Context, appGUID string) {
+	st := c.deps.Store
+	app, err := st.Apps().Get(ctx, appGUID)
+	if err != nil {
+		return
+	}
+	drops, err := st.Droplets().List(ctx, store.ListOptions{AppGUIDs: []string{appGUID}, States: []string{store.DropletStaged}})
+	if err != nil || len(drops) <= c.cfg.DropletsKept {
+		return
+	}
+	keep := map[string]bool{app.DropletGUID: true}
+	if deps, err := st.Deployments().List(ctx, store.ListOptions{AppGUIDs: []string{appGUID}, States: []string{store.DeploymentActive}}); err == nil {
+		for _, d := range deps {
+			keep[d.DropletGUID], keep[d.PreviousDropletGUID] = true, true
+		}
+	} else {
+		return
+	}
+	sort.Slice(drops, func(i, j int) bool { return drops[i].CreatedAt.After(drops[j].CreatedAt) })
+	for i, d := range drops {
+		if i < c.cfg.DropletsKept || keep[d.GUID] {
+			continue
+		}
+		if err := st.Droplets().Delete(ctx, d.GUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			c.log.Warn("droplet-prune-failed", "droplet_guid", d.GUID, "error", err)
+			continue
+		}
+		c.deleteBlob(ctx, "droplets/"+d.GUID)
+		c.log.Info("droplet-pruned", "app_guid", appGUID, "droplet_guid", d.GUID)
+	}
 }
 
 func (c *Controller) updateBuild(ctx context.Context, guid string, f func(*store.Build)) error {

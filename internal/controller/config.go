@@ -66,6 +66,10 @@ type Config struct {
 	BrokerPollInterval time.Duration
 	// BrokerMaxPollDuration bounds the polling of one operation (24h).
 	BrokerMaxPollDuration time.Duration
+	// DropletsKept is how many staged droplets per app are kept for
+	// rollback (default 5); older ones are deleted with their blobs, never
+	// the current one or one a deployment is rolling back to.
+	DropletsKept int
 }
 
 // DefaultListenAddr is the API's default address.
@@ -77,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.Domain == "" {
 		c.Domain = "apps.localhost"
+	}
+	if c.DropletsKept <= 0 {
+		c.DropletsKept = 5
 	}
 	if c.AdminUsername == "" {
 		c.AdminUsername = "admin"

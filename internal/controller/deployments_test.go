@@ -242,3 +242,46 @@ func TestDeploymentBadInput(t *testing.T) {
 		t.Fatalf("bad requests changed the app: %+v", a)
 	}
 }
+
+// TestDropletsKeptForRollback: staging keeps the newest DropletsKept
+// droplets (and the current one, however old), deleting older ones with
+// their blobs.
+func TestDropletsKeptForRollback(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DropletsKept = 2 })
+	newFakeDEA(t, h, "dea-keep")
+	app := h.createApp("keeper")
+	var staged []string
+	for i := 0; i < 4; i++ {
+		pkg := h.readyPackage(app)
+		var b buildJSON
+		h.do("POST", "/v3/builds", map[string]any{"package": map[string]string{"guid": pkg}}, 201, &b)
+		b = h.waitBuild(b.GUID)
+		if b.State != "STAGED" || b.Droplet == nil {
+			t.Fatalf("build %d: %+v", i, b)
+		}
+		staged = append(staged, b.Droplet.GUID)
+		if i == 0 {
+			// The first droplet is current: it must survive pruning.
+			h.do("PATCH", "/v3/apps/"+app+"/relationships/current_droplet", map[string]any{"data": map[string]string{"guid": staged[0]}}, 200, nil)
+		}
+		time.Sleep(5 * time.Millisecond) // distinct creation times
+	}
+	var l list[ref]
+	h.do("GET", "/v3/apps/"+app+"/droplets?states=STAGED", nil, 200, &l)
+	have := map[string]bool{}
+	for _, d := range l.Resources {
+		have[d.GUID] = true
+	}
+	want := map[string]bool{staged[0]: true, staged[2]: true, staged[3]: true}
+	if len(have) != len(want) {
+		t.Fatalf("kept droplets %v, want the current one and the newest two %v (staged %v)", have, want, staged)
+	}
+	for g := range want {
+		if !have[g] {
+			t.Fatalf("droplet %s was pruned; kept %v", g, have)
+		}
+	}
+	if ok, _ := h.blobs.Exists(context.Background(), "droplets/"+staged[1]); ok {
+		t.Error("the pruned droplet's blob is still in the blobstore")
+	}
+}
