@@ -307,13 +307,18 @@ func (c *Controller) vcapApplication(app *store.App, proc *store.Process, space 
 }
 
 // startIndex places one index: it tries DEAs in placement order until one
-// accepts, and records "insufficient resources" when none does.
+// accepts, and records why ("insufficient resources: ...") when none does.
 func (c *Controller) startIndex(ctx context.Context, tmpl *messages.StartInstance, idx int, rnd *rand.Rand, reason string) string {
 	req := placement.Request{Stack: tmpl.Stack, MemoryMB: tmpl.MemoryMB, DiskMB: tmpl.DiskMB}
 	tried := map[string]bool{}
+	refusal := ""
 	for attempt := 0; attempt < 5; attempt++ {
 		var cands []placement.Candidate
-		for _, cd := range c.rt.candidates(tmpl.AppGUID) {
+		all := c.rt.candidates(tmpl.AppGUID)
+		if attempt == 0 {
+			refusal = placement.Explain(all, req)
+		}
+		for _, cd := range all {
 			if !tried[cd.ID] {
 				cands = append(cands, cd)
 			}
@@ -338,21 +343,23 @@ func (c *Controller) startIndex(ctx context.Context, tmpl *messages.StartInstanc
 		cancel()
 		if err != nil {
 			c.log.Warn("instance-start-unanswered", "app_guid", tmpl.AppGUID, "instance_index", idx, "dea_id", cand.ID, "error", err)
+			refusal = "insufficient resources: DEA " + cand.ID + " did not answer"
 			continue
 		}
 		var rep messages.StartReply
 		if err := messages.Decode(raw, &rep); err != nil || !rep.Accepted {
 			c.log.Info("instance-start-refused", "app_guid", tmpl.AppGUID, "instance_index", idx, "dea_id", cand.ID, "error", rep.Error)
+			refusal = "insufficient resources: DEA " + cand.ID + " refused: " + rep.Error
 			continue
 		}
 		c.rt.addPending(msg.InstanceGUID, pendingStart{appGUID: tmpl.AppGUID, procType: tmpl.ProcessType, version: tmpl.Version, index: idx, dea: cand.ID})
 		c.log.Info("instance-placed", "app_guid", tmpl.AppGUID, "process_type", tmpl.ProcessType, "instance_index", idx, "instance_guid", msg.InstanceGUID, "dea_id", cand.ID, "reason", reason)
 		return msg.InstanceGUID
 	}
-	c.rt.recordFailure(tmpl.AppGUID, tmpl.ProcessType, idx, "insufficient resources")
-	c.log.Warn("instance-not-placed", "app_guid", tmpl.AppGUID, "process_type", tmpl.ProcessType, "instance_index", idx, "reason", "insufficient resources")
+	c.rt.recordFailure(tmpl.AppGUID, tmpl.ProcessType, idx, refusal)
+	c.log.Warn("instance-not-placed", "app_guid", tmpl.AppGUID, "process_type", tmpl.ProcessType, "instance_index", idx, "reason", refusal)
 	c.deps.Emitter.Emit(tmpl.AppGUID, messages.SourceAPI, "0", "ERR",
-		fmt.Sprintf("Failed to place instance %d of process %s: insufficient resources", idx, tmpl.ProcessType))
+		fmt.Sprintf("Failed to place instance %d of process %s: %s", idx, tmpl.ProcessType, refusal))
 	return ""
 }
 

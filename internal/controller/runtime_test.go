@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -241,7 +242,7 @@ func TestPlacementFailuresAndCrashes(t *testing.T) {
 		s = h.stats(proc)
 		return s.Resources[0].Details != nil
 	})
-	if *s.Resources[0].Details != "insufficient resources" {
+	if *s.Resources[0].Details != "insufficient resources: DEA dea-full refused: no room" {
 		t.Fatalf("details: %q", *s.Resources[0].Details)
 	}
 
@@ -262,7 +263,7 @@ func TestPlacementFailuresAndCrashes(t *testing.T) {
 	h.do("POST", "/v3/apps/"+app+"/actions/start", nil, 200, nil)
 	eventually(t, 5*time.Second, "insufficient resources for a big app", func() bool {
 		s = h.stats(proc)
-		return s.Resources[0].Details != nil && *s.Resources[0].Details == "insufficient resources"
+		return s.Resources[0].Details != nil && *s.Resources[0].Details == "insufficient resources: memory (needs 100000 MB, the most any DEA has free is 8192 MB)"
 	})
 }
 
@@ -425,5 +426,64 @@ func TestPlacementSpreadsAcrossDEAs(t *testing.T) {
 	// all four were placed before either DEA advertised again.
 	if na, nb := len(a.running(app)), len(b.running(app)); na != 2 || nb != 2 {
 		t.Fatalf("instances per DEA: %d and %d, want 2 and 2", na, nb)
+	}
+}
+
+// TestPlacementAcrossZones: instances spread over zones first, then over
+// the DEAs of a zone. 3 DEAs in 2 zones, 6 instances: 3 per zone (the lone
+// DEA of z2 runs 3, z1's two share theirs); 4 DEAs in 2 zones, 8
+// instances: 4 per zone and 2 per DEA.
+func TestPlacementAcrossZones(t *testing.T) {
+	cases := []struct {
+		name      string
+		zones     []string // one DEA per entry
+		instances int
+		perDEA    []int // expected, in DEA order; -1 = any (checked per zone)
+	}{
+		{"3 DEAs in 2 zones", []string{"z1", "z1", "z2"}, 6, []int{-1, -1, 3}},
+		{"4 DEAs in 2 zones", []string{"z1", "z1", "z2", "z2"}, 8, []int{2, 2, 2, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			var deas []*fakeDEA
+			for i, z := range tc.zones {
+				d := newFakeDEA(t, h, fmt.Sprintf("dea-%s-%d", z, i))
+				d.set(func(d *fakeDEA) { d.zone = z })
+				deas = append(deas, d)
+			}
+			eventually(t, 5*time.Second, "zones advertised", func() bool {
+				n := 0
+				for _, c := range h.c.rt.candidates("") {
+					if c.Zone != "" && c.Zone != "default" {
+						n++
+					}
+				}
+				return n == len(tc.zones)
+			})
+			app := h.createApp("zoned")
+			proc := h.webProcess(app)
+			h.stagedDroplet(app, nil)
+			h.do("POST", "/v3/processes/"+proc+"/actions/scale", map[string]any{"instances": tc.instances}, 202, nil)
+			h.do("POST", "/v3/apps/"+app+"/actions/start", nil, 200, nil)
+			want := make([]string, tc.instances)
+			for i := range want {
+				want[i] = "RUNNING"
+			}
+			h.waitStates(proc, want...)
+			perZone := map[string]int{}
+			for i, d := range deas {
+				n := len(d.running(app))
+				perZone[tc.zones[i]] += n
+				if tc.perDEA[i] >= 0 && n != tc.perDEA[i] {
+					t.Errorf("DEA %d (zone %s) runs %d instances, want %d", i, tc.zones[i], n, tc.perDEA[i])
+				}
+			}
+			for z, n := range perZone {
+				if n != tc.instances/2 {
+					t.Errorf("zone %s runs %d instances, want %d", z, n, tc.instances/2)
+				}
+			}
+		})
 	}
 }

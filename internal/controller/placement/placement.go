@@ -9,6 +9,7 @@
 package placement
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -133,4 +134,35 @@ func ChooseStager(cands []Candidate, req Request, rnd *rand.Rand) (Candidate, bo
 	})
 	n := min(TopStagers, len(el))
 	return el[rnd.IntN(n)], true
+}
+
+// Explain says why no candidate is eligible for req, in the words a user
+// sees in `ingot app`: no DEA at all, none with the stack, or the most
+// memory and disk any of them has free.
+func Explain(cands []Candidate, req Request) string {
+	if len(cands) == 0 {
+		return "insufficient resources: no DEA is available"
+	}
+	var withStack []Candidate
+	for _, c := range cands {
+		if req.Stack == "" || slices.Contains(c.Stacks, req.Stack) {
+			withStack = append(withStack, c)
+		}
+	}
+	if len(withStack) == 0 {
+		return "insufficient resources: no DEA offers stack " + req.Stack
+	}
+	var maxMem, maxDisk int64
+	memFits := false
+	for _, c := range withStack {
+		maxMem = max(maxMem, c.MemoryMB)
+		if c.MemoryMB >= req.MemoryMB {
+			memFits = true
+			maxDisk = max(maxDisk, c.DiskMB)
+		}
+	}
+	if !memFits {
+		return fmt.Sprintf("insufficient resources: memory (needs %d MB, the most any DEA has free is %d MB)", req.MemoryMB, maxMem)
+	}
+	return fmt.Sprintf("insufficient resources: disk (needs %d MB, the most any DEA with room for its memory has free is %d MB)", req.DiskMB, maxDisk)
 }

@@ -177,3 +177,24 @@ func TestChooseStager(t *testing.T) {
 		t.Fatal("chose a stager without the stack")
 	}
 }
+
+func TestExplain(t *testing.T) {
+	req := Request{Stack: "host", MemoryMB: 1024, DiskMB: 2048}
+	cases := []struct {
+		name  string
+		cands []Candidate
+		want  string
+	}{
+		{"no DEAs", nil, "insufficient resources: no DEA is available"},
+		{"no stack", []Candidate{{ID: "a", Stacks: []string{"other"}, MemoryMB: 4096, DiskMB: 4096}}, "insufficient resources: no DEA offers stack host"},
+		{"memory", []Candidate{{ID: "a", Stacks: []string{"host"}, MemoryMB: 512, DiskMB: 4096}, {ID: "b", Stacks: []string{"host"}, MemoryMB: 768, DiskMB: 4096}},
+			"insufficient resources: memory (needs 1024 MB, the most any DEA has free is 768 MB)"},
+		{"disk", []Candidate{{ID: "a", Stacks: []string{"host"}, MemoryMB: 4096, DiskMB: 1000}},
+			"insufficient resources: disk (needs 2048 MB, the most any DEA with room for its memory has free is 1000 MB)"},
+	}
+	for _, tc := range cases {
+		if got := Explain(tc.cands, req); got != tc.want {
+			t.Errorf("%s: Explain = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
