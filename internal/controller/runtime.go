@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -10,10 +11,13 @@ import (
 
 // How long bookkeeping entries live.
 const (
-	staleTTL     = 30 * time.Second // instances being stopped are ignored this long
-	crashMemory  = time.Hour        // crash and placement-failure details for stats
-	maxDEAs      = 10000
-	maxInstances = 200000
+	staleTTL    = 30 * time.Second // instances being stopped are ignored this long
+	crashMemory = time.Hour        // crash and placement-failure details for stats
+	// crashResetAfter: an index that stayed up this long starts counting
+	// crashes afresh (the health manager's backoff resets alike).
+	crashResetAfter = 5 * time.Minute
+	maxDEAs         = 10000
+	maxInstances    = 200000
 )
 
 type deaAd struct {
@@ -218,7 +222,10 @@ func (v *runtimeView) heartbeat(hb messages.Heartbeat) {
 		delete(v.pending, in.InstanceGUID)
 		if isLive(in.State) {
 			k := indexKey{in.AppGUID, in.ProcessType, in.Index}
-			if cr := v.crashes[k]; cr != nil && cr.instanceGUID != in.InstanceGUID && cr.version == in.Version {
+			// A replacement that has stayed up ends the crash record; one
+			// that just started keeps it, so a crash loop's count grows.
+			if cr := v.crashes[k]; cr != nil && cr.instanceGUID != in.InstanceGUID && cr.version == in.Version &&
+				in.State == messages.StateRunning && !in.StartedAt.IsZero() && v.now().Sub(in.StartedAt) > crashResetAfter {
 				delete(v.crashes, k)
 			}
 			delete(v.failures, k)
@@ -250,6 +257,9 @@ func (v *runtimeView) exited(m messages.DropletExited) {
 		if cr == nil {
 			cr = &crashInfo{}
 			v.crashes[k] = cr
+		}
+		if v.now().Sub(cr.at) > crashResetAfter || cr.version != m.Version {
+			cr.count = 0
 		}
 		cr.count++
 		cr.instanceGUID = m.InstanceGUID
@@ -365,7 +375,11 @@ func (v *runtimeView) note(appGUID, pt string, index int) (indexNote, bool) {
 	defer v.mu.Unlock()
 	k := indexKey{appGUID, pt, index}
 	if cr := v.crashes[k]; cr != nil {
-		return indexNote{crashed: true, details: cr.reason, since: cr.at}, true
+		details := cr.reason
+		if cr.count > 1 {
+			details = fmt.Sprintf("%s (crashed %d times)", cr.reason, cr.count)
+		}
+		return indexNote{crashed: true, details: details, since: cr.at}, true
 	}
 	if f := v.failures[k]; f != nil {
 		return indexNote{details: f.details, since: f.at}, true
