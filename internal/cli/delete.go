@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,18 +29,8 @@ func newDeleteCommand(o *options) *cobra.Command {
 }
 
 func (s *session) deleteApp(ctx context.Context, name string, force, withRoutes bool) error {
-	if !force {
-		answer, err := s.prompt(fmt.Sprintf("Really delete the app %s? [yN]: ", name))
-		if errors.Is(err, ErrNotTerminal) {
-			return errors.New("refusing to delete without confirmation: stdin is not a terminal (use -f)")
-		}
-		if err != nil {
-			return err
-		}
-		if a := strings.ToLower(answer); a != "y" && a != "yes" {
-			s.printf("Delete cancelled\n")
-			return nil
-		}
+	if ok, err := s.confirm(force, fmt.Sprintf("Really delete the app %s? [yN]: ", name)); err != nil || !ok {
+		return err
 	}
 	s.printf("Deleting app %s in %s...\n", name, s.where())
 	app, err := s.app(ctx, name)

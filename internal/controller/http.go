@@ -62,6 +62,8 @@ func (c *Controller) routes() http.Handler {
 	h("POST /v3/spaces/{guid}/manifest_diff", authBearer, c.manifestDiff)
 	h("GET /v3/domains", authBearer, c.listDomains)
 	h("GET /v3/domains/{guid}", authBearer, c.getDomain)
+	h("POST /v3/domains", authBearer, c.createDomain)
+	h("DELETE /v3/domains/{guid}", authBearer, c.deleteDomain)
 	h("POST /v3/roles", authBearer, c.createRole)
 
 	// Apps.
