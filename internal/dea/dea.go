@@ -68,6 +68,18 @@ type Config struct {
 	MaxDropletBytes int64
 	// DownloadTimeout bounds a droplet download (15m).
 	DownloadTimeout time.Duration
+	// Evacuate makes the end of Run's context an evacuation (see
+	// evacuate.go): the instances keep serving until replacements run on
+	// other DEAs, or EvacuationTimeout passes. Set it for a DEA that leaves
+	// on its own (`ingot dea`); leave it off when the whole platform stops
+	// at once (`ingot up`), where no other DEA could take the instances
+	// and waiting would only slow the stop.
+	Evacuate bool
+	// EvacuationTimeout bounds the wait for replacements (30s).
+	EvacuationTimeout time.Duration
+	// EvacuationDrain is the pause between withdrawing an evacuated
+	// instance's routes and stopping it, for the routers to catch up (1s).
+	EvacuationDrain time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -100,6 +112,8 @@ func (c *Config) Validate() error {
 	def(&c.DefaultStartTimeout, 60*time.Second)
 	def(&c.StopTimeout, 2*time.Minute)
 	def(&c.DownloadTimeout, 15*time.Minute)
+	def(&c.EvacuationTimeout, 30*time.Second)
+	def(&c.EvacuationDrain, time.Second)
 	if c.MaxConcurrentStaging <= 0 {
 		c.MaxConcurrentStaging = 2
 	}
@@ -214,8 +228,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*DEA, error) {
 func (d *DEA) ID() string { return d.id }
 
 // Run recovers from the snapshot, subscribes, and announces the DEA until
-// ctx is done; then it stops every instance (reason DEA_SHUTDOWN),
-// publishes dea.shutdown and returns.
+// ctx is done; then it evacuates when Config.Evacuate is set, stops every
+// instance left (reason DEA_SHUTDOWN), publishes dea.shutdown and returns.
 func (d *DEA) Run(ctx context.Context) error {
 	d.recover(ctx)
 	subs, err := d.subscribe()
@@ -239,6 +253,9 @@ func (d *DEA) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if d.cfg.Evacuate {
+				d.evacuate()
+			}
 			d.shutdown(subs)
 			return nil
 		case <-adv.C:

@@ -31,6 +31,9 @@ const waitFor = 30 * time.Second
 // tests never hand out the same port.
 var portBlock atomic.Uint32
 
+// newPortBlock is the first of 40 ports no other test uses.
+func newPortBlock() uint32 { return 40000 + portBlock.Add(1)*40 }
+
 // recorder keeps every message seen on the subjects it watches.
 type recorder struct {
 	mu   sync.Mutex
@@ -72,24 +75,45 @@ type harnessOpts struct {
 	stager Stager
 	// before runs after the backend is made and before the DEA starts.
 	before func(h *harness)
+	// natsURL is a NATS server to use (default: an embedded one of the
+	// test's own).
+	natsURL string
+	// backendRoot is the process backend's root dir (default: a temp dir).
+	backendRoot string
+	// dataDir is the DEA's data dir (default: a temp dir).
+	dataDir string
+	// ports is the first of the backend's 40 ports (default: a block of
+	// the test's own).
+	ports uint32
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	e, err := bus.StartEmbedded("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	url := o.natsURL
+	if url == "" {
+		e, err := bus.StartEmbedded("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		url = e.URL()
 	}
-	t.Cleanup(e.Shutdown)
-	b, err := bus.Connect(bus.Options{URL: e.URL(), Name: t.Name()}, log)
+	b, err := bus.Connect(bus.Options{URL: url, Name: t.Name()}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	start := 40000 + portBlock.Add(1)*40
+	start := o.ports
+	if start == 0 {
+		start = newPortBlock()
+	}
+	root := o.backendRoot
+	if root == "" {
+		root = t.TempDir()
+	}
 	be, err := process.New(process.Config{
-		RootDir:           t.TempDir(),
+		RootDir:           root,
 		PortRangeStart:    start,
 		PortRangeEnd:      start + 39,
 		MonitorInterval:   50 * time.Millisecond,
@@ -100,7 +124,10 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = be.Close() })
-	h := &harness{t: t, bus: b, backend: be, rec: &recorder{}, done: make(chan error, 1), dataDir: t.TempDir()}
+	h := &harness{t: t, bus: b, backend: be, rec: &recorder{}, done: make(chan error, 1), dataDir: o.dataDir}
+	if h.dataDir == "" {
+		h.dataDir = t.TempDir()
+	}
 	for _, subj := range []string{"dea.>", "router.>", "droplet.>", "logs.>", "staging.>"} {
 		if _, err := b.Subscribe(subj, "", h.rec.add); err != nil {
 			t.Fatal(err)

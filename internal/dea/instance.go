@@ -40,6 +40,11 @@ type instance struct {
 	stopReason string
 	container  backend.Container
 	reported   bool // a CRASHED state went out in a full heartbeat
+	// evacuating: the DEA is leaving and has reported the instance
+	// DEA_EVACUATION; it runs (reported EVACUATING) until replacedBy, the
+	// guid of its replacement on another DEA, is set or time runs out.
+	evacuating bool
+	replacedBy string
 	cpuTime    time.Duration
 	cpuAt      time.Time
 	usage      messages.InstanceUsage
@@ -343,6 +348,7 @@ func (d *DEA) killCrash(in *instance, c backend.Container, exited chan int, desc
 // the processes (SIGTERM, grace, SIGKILL).
 func (d *DEA) stopRunning(in *instance, c backend.Container, exited chan int) exit {
 	d.unregister(in)
+	d.drain(in)
 	d.mu.Lock()
 	reason := in.stopReason
 	d.mu.Unlock()
@@ -399,7 +405,13 @@ func (d *DEA) finish(in *instance, ex exit) {
 			d.cell(in, "Exit status %d", ex.status)
 		}
 	}
-	d.publish(bus.SubjectDropletExited, em)
+	d.mu.Lock()
+	// An evacuated instance was reported gone when the evacuation began.
+	notice := crash || !in.evacuating
+	d.mu.Unlock()
+	if notice {
+		d.publish(bus.SubjectDropletExited, em)
+	}
 	d.log.Info("instance-exited", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID,
 		"reason", ex.reason, "exit_status", ex.status, "exit_description", ex.description)
 

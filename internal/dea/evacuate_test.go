@@ -1,0 +1,258 @@
+package dea
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ingot-paas/ingot/internal/bus"
+	"github.com/ingot-paas/ingot/internal/messages"
+)
+
+// evacuating is a DEA configuration that evacuates on shutdown.
+func evacuating(timeout time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.Evacuate = true
+		c.EvacuationTimeout = timeout
+		c.EvacuationDrain = 50 * time.Millisecond
+	}
+}
+
+// heartbeatState is a predicate on heartbeats of dea showing the instance
+// in state.
+func heartbeatState(dea, instanceGUID, state string) func([]byte) bool {
+	return func(b []byte) bool {
+		var hb messages.Heartbeat
+		if json.Unmarshal(b, &hb) != nil || hb.DEA != dea {
+			return false
+		}
+		for _, in := range hb.Instances {
+			if in.InstanceGUID == instanceGUID && in.State == state {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// ordered records every message of one subscription, in the order the
+// server delivered them.
+type ordered struct {
+	mu   sync.Mutex
+	msgs []*bus.Msg
+}
+
+func (o *ordered) add(m *bus.Msg) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.msgs = append(o.msgs, &bus.Msg{Subject: m.Subject, Data: append([]byte(nil), m.Data...)})
+}
+
+// first is the position of the first message on subject matching pred
+// (-1: none).
+func (o *ordered) first(subject string, pred func([]byte) bool) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, m := range o.msgs {
+		if m.Subject == subject && pred(m.Data) {
+			return i
+		}
+	}
+	return -1
+}
+
+// prober GETs an instance over and over and counts failures until stopped.
+type prober struct {
+	stop     chan struct{}
+	done     chan struct{}
+	mu       sync.Mutex
+	ok, fail int
+	lastErr  error
+}
+
+func probe(url string) *prober {
+	p := &prober{stop: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			resp, err := client.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			p.mu.Lock()
+			if err != nil {
+				p.fail++
+				p.lastErr = err
+			} else {
+				p.ok++
+			}
+			p.mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return p
+}
+
+func (p *prober) finish() (ok, fail int, lastErr error) {
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ok, p.fail, p.lastErr
+}
+
+func TestEvacuationStopsOnlyOnceReplaced(t *testing.T) {
+	t.Parallel()
+	e, err := bus.StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	old := newHarness(t, harnessOpts{natsURL: e.URL(), mod: evacuating(waitFor)})
+	other := newHarness(t, harnessOpts{natsURL: e.URL()})
+	var seq ordered
+	if _, err := old.bus.Subscribe(">", "", seq.add); err != nil {
+		t.Fatal(err)
+	}
+	d := webApp(t)
+	msg := startMsg(d, "app-evac", 0)
+	if r := old.start(msg); !r.Accepted {
+		t.Fatalf("start: %+v", r)
+	}
+	hb := old.running(msg.InstanceGUID)
+	old.waitMsg(bus.SubjectRouterRegister, routeFor(msg.InstanceGUID))
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- old.stop() }()
+
+	// The DEA leaves the pool and reports the instance evacuated, without
+	// stopping it: it keeps serving and heartbeating, EVACUATING.
+	sd := decode[messages.DEAShutdown](t, old.waitMsg(bus.SubjectDEAShutdown, nil))
+	if sd.ID != old.dea.ID() || !sd.Evacuating {
+		t.Fatalf("dea.shutdown = %+v, want evacuating", sd)
+	}
+	if ex := old.exited(msg.InstanceGUID); ex.Reason != messages.ReasonDEAEvacuation || ex.Index != 0 {
+		t.Fatalf("droplet.exited = %+v", ex)
+	}
+	old.waitMsg(bus.SubjectDEAHeartbeat, heartbeatState(old.dea.ID(), msg.InstanceGUID, messages.StateEvacuating))
+	p := probe(fmt.Sprintf("http://127.0.0.1:%d/health", hb.Port))
+	eventually(t, "the evacuating instance serving", func() bool {
+		ok, _, _ := func() (int, int, error) { p.mu.Lock(); defer p.mu.Unlock(); return p.ok, p.fail, p.lastErr }()
+		return ok >= 3
+	})
+	if r := old.start(startMsg(d, "app-other", 0)); r.Accepted || r.Error == "" {
+		t.Errorf("an evacuating DEA accepted a start: %+v", r)
+	}
+
+	// What the health manager and the controller do: start the index on
+	// another DEA.
+	rep := startMsg(d, "app-evac", 0)
+	if r := other.start(rep); !r.Accepted {
+		t.Fatalf("replacement start: %+v", r)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the evacuating DEA did not stop after its instance was replaced")
+	}
+	ok, fail, lastErr := p.finish()
+
+	repRunning := seq.first(bus.SubjectDEAHeartbeat, heartbeatState(other.dea.ID(), rep.InstanceGUID, messages.StateRunning))
+	unreg := seq.first(bus.SubjectRouterUnregister, routeFor(msg.InstanceGUID))
+	if repRunning < 0 || unreg < 0 || repRunning > unreg {
+		t.Fatalf("replacement RUNNING at message %d, old instance unregistered at %d: want the replacement first", repRunning, unreg)
+	}
+	// Requests only fail once the routes are withdrawn and the routers had
+	// their drain time; before, every probe succeeded.
+	t.Logf("probes of the evacuated instance: %d ok, %d failed after its stop (%v)", ok, fail, lastErr)
+	if ok < 3 {
+		t.Errorf("only %d probes succeeded", ok)
+	}
+	if n := len(old.rec.find(bus.SubjectDropletExited, func(b []byte) bool {
+		var ex messages.DropletExited
+		return json.Unmarshal(b, &ex) == nil && ex.InstanceGUID == msg.InstanceGUID
+	})); n != 1 {
+		t.Errorf("droplet.exited for the evacuated instance: %d messages, want the one notice", n)
+	}
+	if last := decode[messages.DEAShutdown](t, old.waitMsg(bus.SubjectDEAShutdown, func(b []byte) bool {
+		var sd messages.DEAShutdown
+		return json.Unmarshal(b, &sd) == nil && !sd.Evacuating
+	})); last.ID != old.dea.ID() {
+		t.Errorf("final dea.shutdown = %+v", last)
+	}
+	// The replacement is untouched.
+	other.running(rep.InstanceGUID)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", other.running(rep.InstanceGUID).Port))
+	if err != nil {
+		t.Fatalf("replacement: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func TestEvacuationTimesOutWithoutAnotherDEA(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{mod: evacuating(500 * time.Millisecond)})
+	var seq ordered
+	if _, err := h.bus.Subscribe(">", "", seq.add); err != nil {
+		t.Fatal(err)
+	}
+	d := webApp(t)
+	msg := startMsg(d, "app-alone", 0)
+	if r := h.start(msg); !r.Accepted {
+		t.Fatalf("start: %+v", r)
+	}
+	h.running(msg.InstanceGUID)
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Reported evacuating, kept until the timeout, then stopped all the
+	// same: routes withdrawn, process gone, one exit notice.
+	evac := seq.first(bus.SubjectDEAHeartbeat, heartbeatState(h.dea.ID(), msg.InstanceGUID, messages.StateEvacuating))
+	unreg := seq.first(bus.SubjectRouterUnregister, routeFor(msg.InstanceGUID))
+	if evac < 0 || unreg < 0 || evac > unreg {
+		t.Fatalf("EVACUATING heartbeat at %d, unregister at %d", evac, unreg)
+	}
+	exits := h.rec.find(bus.SubjectDropletExited, nil)
+	if len(exits) != 1 || decode[messages.DropletExited](t, exits[0]).Reason != messages.ReasonDEAEvacuation {
+		t.Fatalf("droplet.exited = %q, want one DEA_EVACUATION", exits)
+	}
+	h.waitLog("app-alone", messages.SourceCell, "stopping instance")
+	if cs, _ := h.backend.List(t.Context()); len(cs) != 0 {
+		t.Errorf("%d containers left", len(cs))
+	}
+}
+
+func TestShutdownWithoutEvacuationIsImmediate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	d := webApp(t)
+	msg := startMsg(d, "app-plain", 0)
+	if r := h.start(msg); !r.Accepted {
+		t.Fatalf("start: %+v", r)
+	}
+	h.running(msg.InstanceGUID)
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if ex := h.exited(msg.InstanceGUID); ex.Reason != messages.ReasonDEAShutdown {
+		t.Fatalf("droplet.exited = %+v", ex)
+	}
+	if hs := h.rec.find(bus.SubjectDEAHeartbeat, heartbeatState(h.dea.ID(), msg.InstanceGUID, messages.StateEvacuating)); len(hs) != 0 {
+		t.Error("a platform-wide stop evacuated")
+	}
+}
