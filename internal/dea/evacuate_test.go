@@ -187,7 +187,7 @@ func TestEvacuationStopsOnlyOnceReplaced(t *testing.T) {
 		var ex messages.DropletExited
 		return json.Unmarshal(b, &ex) == nil && ex.InstanceGUID == msg.InstanceGUID
 	})); n != 1 {
-		t.Errorf("droplet.exited for the evacuated instance: %d messages, want the one notice", n)
+		t.Errorf("droplet.exited for the evacuated instance: %d messages, want the one notice: %q", n, old.rec.find(bus.SubjectDropletExited, nil))
 	}
 	if last := decode[messages.DEAShutdown](t, old.waitMsg(bus.SubjectDEAShutdown, func(b []byte) bool {
 		var sd messages.DEAShutdown
