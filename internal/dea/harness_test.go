@@ -31,6 +31,35 @@ const waitFor = 30 * time.Second
 // tests never hand out the same port.
 var portBlock atomic.Uint32
 
+// testBackendConfig is the process backend of a test DEA, with the 40
+// ports from start.
+func testBackendConfig(root string, start uint32) process.Config {
+	return process.Config{
+		RootDir:           root,
+		PortRangeStart:    start,
+		PortRangeEnd:      start + 39,
+		MonitorInterval:   50 * time.Millisecond,
+		DiskCheckInterval: 500 * time.Millisecond,
+		StopGrace:         time.Second,
+	}
+}
+
+// testConfig is a test DEA's configuration: fast timers.
+func testConfig(dataDir string) Config {
+	return Config{
+		DataDir:              dataDir,
+		MemoryMB:             4096,
+		DiskMB:               8192,
+		AdvertiseInterval:    200 * time.Millisecond,
+		HeartbeatInterval:    200 * time.Millisecond,
+		RegisterInterval:     300 * time.Millisecond,
+		HealthCheckInterval:  50 * time.Millisecond,
+		HealthyCheckInterval: 200 * time.Millisecond,
+		DefaultStartTimeout:  20 * time.Second,
+		StopTimeout:          20 * time.Second,
+	}
+}
+
 // newPortBlock is the first of 40 ports no other test uses.
 func newPortBlock() uint32 { return 40000 + portBlock.Add(1)*40 }
 
@@ -112,14 +141,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if root == "" {
 		root = t.TempDir()
 	}
-	be, err := process.New(process.Config{
-		RootDir:           root,
-		PortRangeStart:    start,
-		PortRangeEnd:      start + 39,
-		MonitorInterval:   50 * time.Millisecond,
-		DiskCheckInterval: 500 * time.Millisecond,
-		StopGrace:         time.Second,
-	}, log)
+	be, err := process.New(testBackendConfig(root, start), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,18 +158,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.before != nil {
 		o.before(h)
 	}
-	cfg := Config{
-		DataDir:              h.dataDir,
-		MemoryMB:             4096,
-		DiskMB:               8192,
-		AdvertiseInterval:    200 * time.Millisecond,
-		HeartbeatInterval:    200 * time.Millisecond,
-		RegisterInterval:     300 * time.Millisecond,
-		HealthCheckInterval:  50 * time.Millisecond,
-		HealthyCheckInterval: 200 * time.Millisecond,
-		DefaultStartTimeout:  20 * time.Second,
-		StopTimeout:          20 * time.Second,
-	}
+	cfg := testConfig(h.dataDir)
 	if o.mod != nil {
 		o.mod(&cfg)
 	}
