@@ -40,7 +40,7 @@ type instance struct {
 	stopReason string
 	container  backend.Container
 	processID  string // the app's process in the container
-	reported   bool // a CRASHED state went out in a full heartbeat
+	reported   bool   // a CRASHED state went out in a full heartbeat
 	// evacuating: the DEA is leaving and has reported the instance
 	// DEA_EVACUATION; it runs (reported EVACUATING) until replacedBy, the
 	// guid of its replacement on another DEA, is set or time runs out.

@@ -166,7 +166,6 @@ func (d *DEA) recover(ctx context.Context) {
 	}
 }
 
-
 func (d *DEA) discard(ctx context.Context, l *leftover) {
 	d.log.Warn("instance-discarded-after-restart", "app_guid", l.appGUID, "instance_guid", l.instanceGUID, "instance_index", l.index)
 	if len(l.uris) > 0 && l.port != 0 {
