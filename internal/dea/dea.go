@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -158,10 +159,14 @@ type DEA struct {
 	shutting     bool
 	regInterval  time.Duration
 	regReset     chan struct{}
+	reconnected  chan struct{}
 	stagingSlots chan struct{}
 	wg           sync.WaitGroup // instance lifecycles and stagings
 
 	snapMu sync.Mutex
+	// pubFailing is set while publishing fails (the bus is down), so the
+	// failure is logged once, not at every publish.
+	pubFailing atomic.Bool
 
 	// stagingCtx is cancelled at shutdown, aborting stagings in flight.
 	stagingCtx  context.Context
@@ -216,6 +221,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*DEA, error) {
 		instances:    map[string]*instance{},
 		regInterval:  cfg.RegisterInterval,
 		regReset:     make(chan struct{}, 1),
+		reconnected:  make(chan struct{}, 1),
 		stagingSlots: make(chan struct{}, cfg.MaxConcurrentStaging),
 	}
 	d.health = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
@@ -241,6 +247,16 @@ func (d *DEA) Run(ctx context.Context) error {
 	}
 	d.log.Info("dea-started", "host", d.cfg.Host, "memory_mb", d.cfg.MemoryMB, "disk_mb", d.cfg.DiskMB, "stacks", d.cfg.Stacks)
 	go d.greetRouters(ctx)
+	// While the bus is down, instances run on untouched (publishes are
+	// buffered by the client, then fail fast; nothing waits on them).
+	// Once it is back, everything is announced again at once: routers
+	// and the controller may have pruned this DEA meanwhile.
+	d.deps.Bus.OnReconnect(func() {
+		select {
+		case d.reconnected <- struct{}{}:
+		default:
+		}
+	})
 	d.advertise()
 	d.heartbeat()
 
@@ -265,6 +281,11 @@ func (d *DEA) Run(ctx context.Context) error {
 		case <-reg.C:
 			d.registerAll()
 			reg.Reset(d.registerInterval())
+		case <-d.reconnected:
+			d.log.Info("dea-reannouncing", "reason", "bus reconnected")
+			d.advertise()
+			d.heartbeat()
+			d.registerAll()
 		case <-d.regReset:
 			if !reg.Stop() {
 				select {
@@ -523,10 +544,17 @@ func (d *DEA) registerInterval() time.Duration {
 	return d.regInterval
 }
 
-// publish sends v, logging failures (the next timer round re-sends state).
+// publish sends v, logging the first failure of a run of them and the
+// recovery (the next timer round or the reconnect re-sends state).
 func (d *DEA) publish(subject string, v any) {
 	if err := d.deps.Bus.PublishJSON(subject, v); err != nil {
-		d.log.Warn("publish-failed", "subject", subject, "error", err)
+		if !d.pubFailing.Swap(true) {
+			d.log.Warn("publish-failed", "subject", subject, "error", err)
+		}
+		return
+	}
+	if d.pubFailing.Swap(false) {
+		d.log.Info("publish-recovered", "subject", subject)
 	}
 }
 

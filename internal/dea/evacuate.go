@@ -103,6 +103,9 @@ func (d *DEA) evacuate() {
 			d.heartbeat()
 		case <-reg.C:
 			d.registerAll()
+		case <-d.reconnected:
+			d.heartbeat()
+			d.registerAll()
 		case <-timeout.C:
 			left := d.evacuationLeft(list)
 			d.log.Warn("dea-evacuation-timed-out", "instances_not_replaced", left,
