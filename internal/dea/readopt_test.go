@@ -137,11 +137,18 @@ func TestReadoptAfterCrash(t *testing.T) {
 	}
 	t.Cleanup(b.Close)
 	rec := &recorder{}
-	if _, err := b.Subscribe("dea.heartbeat", "", rec.add); err != nil {
+	if _, err := b.Subscribe(bus.SubjectDEAAdvertise, "", rec.add); err != nil {
 		t.Fatal(err)
 	}
 	root, data, ports := t.TempDir(), t.TempDir(), newPortBlock()
 	cmd, id := startHelperDEA(t, e.URL(), root, data, ports)
+	// It takes starts once it advertises.
+	eventually(t, "the helper DEA advertising", func() bool {
+		return len(rec.find(bus.SubjectDEAAdvertise, func(b []byte) bool {
+			var ad messages.DEAAdvertise
+			return json.Unmarshal(b, &ad) == nil && ad.ID == id
+		})) > 0
+	})
 
 	d := webApp(t)
 	keep, lost := startMsg(d, "app-keep", 0), startMsg(d, "app-lost", 0)
