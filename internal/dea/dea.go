@@ -4,6 +4,15 @@
 // routes with the routers, heartbeats their actual state, reports exits,
 // runs staging requests through a Stager, and keeps a snapshot of its
 // instances in its data directory.
+//
+// Apps stay up when anything dies:
+//   - a DEA leaving on its own evacuates (Config.Evacuate, evacuate.go):
+//     its instances serve until replacements run on other DEAs;
+//   - a DEA that crashed re-adopts, when it comes back on the same data
+//     dir, the instances whose app processes ran on without it (adopt.go;
+//     the app processes are detached, see backend.ProcessSpec.Detached);
+//   - a NATS outage leaves instances untouched, and the DEA announces
+//     everything again the moment the bus reconnects.
 package dea
 
 import (
