@@ -1,8 +1,10 @@
 package dea
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/ingot-paas/ingot/internal/bus"
 	"github.com/ingot-paas/ingot/internal/messages"
+	"github.com/ingot-paas/ingot/internal/router"
 )
 
 // evacuating is a DEA configuration that evacuates on shutdown.
@@ -254,5 +257,107 @@ func TestShutdownWithoutEvacuationIsImmediate(t *testing.T) {
 	}
 	if hs := h.rec.find(bus.SubjectDEAHeartbeat, heartbeatState(h.dea.ID(), msg.InstanceGUID, messages.StateEvacuating)); len(hs) != 0 {
 		t.Error("a platform-wide stop evacuated")
+	}
+}
+
+func TestEvacuationThroughTheRouterLosesNoRequest(t *testing.T) {
+	t.Parallel()
+	e, err := bus.StartEmbedded("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	rb, err := bus.Connect(bus.Options{URL: e.URL(), Name: "router"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rb.Close)
+	rt, err := router.New(router.Config{ListenAddr: "127.0.0.1:0"}, router.Deps{Bus: rb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rdone := make(chan struct{})
+	go func() { _ = rt.Run(ctx); close(rdone) }()
+	t.Cleanup(func() { cancel(); <-rdone })
+
+	old := newHarness(t, harnessOpts{natsURL: e.URL(), mod: func(c *Config) {
+		evacuating(waitFor)(c)
+		c.EvacuationDrain = 500 * time.Millisecond
+	}})
+	other := newHarness(t, harnessOpts{natsURL: e.URL()})
+	d := webApp(t)
+	msg := startMsg(d, "app-routed", 0)
+	if r := old.start(msg); !r.Accepted {
+		t.Fatalf("start: %+v", r)
+	}
+	old.running(msg.InstanceGUID)
+
+	var mu sync.Mutex
+	ok, fail := 0, 0
+	var lastErr error
+	client := &http.Client{Timeout: 5 * time.Second}
+	stop, done := make(chan struct{}), make(chan struct{})
+	request := func() error {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+rt.Addr()+"/index.html", nil)
+		req.Host = "myapp.ingot.test"
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	eventually(t, "the router routing the app", func() bool { return request() == nil })
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			err := request()
+			mu.Lock()
+			if err != nil {
+				fail++
+				lastErr = err
+			} else {
+				ok++
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- old.stop() }()
+	old.exited(msg.InstanceGUID)
+	rep := startMsg(d, "app-routed", 0)
+	if r := other.start(rep); !r.Accepted {
+		t.Fatalf("replacement start: %+v", r)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(waitFor):
+		t.Fatal("the evacuating DEA did not stop")
+	}
+	// Some more requests, all to the replacement.
+	mu.Lock()
+	base := ok
+	mu.Unlock()
+	eventually(t, "requests served after the evacuation", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok >= base+20
+	})
+	close(stop)
+	<-done
+	t.Logf("requests through the router during the evacuation: %d ok, %d failed", ok, fail)
+	if fail > 0 {
+		t.Errorf("%d requests failed (last: %v)", fail, lastErr)
 	}
 }

@@ -295,10 +295,18 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 	}
 	if !adopted {
 		d.cell(in, "Container became healthy")
-		d.setState(in, messages.StateRunning, "")
+		// Routes go out before the RUNNING heartbeat: an evacuating DEA
+		// that sees this instance RUNNING withdraws the routes of the
+		// one it replaces, and the routers must have these first.
+		d.mu.Lock()
+		in.state, in.stateAt, in.details = messages.StateRunning, time.Now(), ""
+		d.mu.Unlock()
+		d.register(in)
+		d.changed(in)
 		d.log.Info("instance-running", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID, "port", port)
+	} else {
+		d.register(in)
 	}
-	d.register(in)
 
 	tick := time.NewTicker(d.cfg.HealthyCheckInterval)
 	defer tick.Stop()
