@@ -119,6 +119,7 @@ func TestDetachedSurvivesOwnerDeath(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	pid, _ := strconv.Atoi(id)
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }) // if the test fails half-way
 	st, ok := host.ReadStat(pid)
 	if !ok || st.Zombie() {
 		t.Fatalf("the detached process %d died with its owner", pid)
