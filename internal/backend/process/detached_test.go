@@ -193,6 +193,8 @@ func TestAttachRefusesDeadAndReusedPids(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	livePid, _ := strconv.Atoi(live.ID())
+	t.Cleanup(func() { _ = syscall.Kill(-livePid, syscall.SIGKILL) })
 	dead, err := c.Run(ctx, backend.ProcessSpec{Path: "bash", Args: []string{"-c", "echo done; exit 3"}, Detached: true}, backend.ProcessIO{Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
