@@ -60,6 +60,24 @@ type ProcessSpec struct {
 	Env []string
 	// Dir is the working directory as the process sees it; "" = HomeDir.
 	Dir string
+	// Detached asks for a process that outlives whoever started it (the
+	// DEA crashing or being killed): on a backend whose containers
+	// implement Attacher, it runs in a session of its own and writes its
+	// output to files the backend copies to ProcessIO (Stdin is not
+	// supported), so that a restarted DEA can Attach to it. Other
+	// backends ignore it.
+	Detached bool
+}
+
+// Attacher is implemented by containers whose detached processes (see
+// ProcessSpec.Detached) can be taken over after a restart of the DEA, by a
+// new Backend on the same state directory.
+type Attacher interface {
+	// Attach returns the detached process id (its Process.ID) if it still
+	// runs, checked against pid reuse, copying its output from now on (and
+	// a bounded backlog of what it wrote while nobody read it) to pio.
+	// ErrNotFound when it is gone or was never detached.
+	Attach(id string, pio ProcessIO) (Process, error)
 }
 
 // ProcessIO wires a process's standard streams; nil means discard.

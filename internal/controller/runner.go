@@ -39,6 +39,13 @@ func (c *Controller) subscribe() ([]bus.Subscription, error) {
 				c.log.Debug("dea-shutdown-rejected", "error", err)
 				return
 			}
+			if sd.Evacuating {
+				// Out of the pool at once; its instances stay in view
+				// (as EVACUATING, not live) until they are replaced.
+				c.log.Info("dea-evacuating", "dea_id", sd.ID)
+				c.rt.evacuating(sd.ID)
+				return
+			}
 			c.log.Info("dea-left", "dea_id", sd.ID)
 			c.rt.removeDEA(sd.ID)
 		}},

@@ -80,6 +80,10 @@ type runtimeView struct {
 	// gens counts stops per app, so a placement running concurrently with
 	// a stop notices and undoes what it started.
 	gens map[string]uint64
+	// evacuated holds DEAs that announced their evacuation, until when
+	// their advertisements are ignored (one still in flight must not put
+	// the DEA back in the pool).
+	evacuated map[string]time.Time
 }
 
 func newRuntimeView(adTTL, hbTTL time.Duration) *runtimeView {
@@ -89,6 +93,7 @@ func newRuntimeView(adTTL, hbTTL time.Duration) *runtimeView {
 		deas: map[string]*deaActual{}, pending: map[string]*pendingStart{},
 		stale: map[string]time.Time{}, crashes: map[indexKey]*crashInfo{},
 		failures: map[indexKey]*placeFailure{}, gens: map[string]uint64{},
+		evacuated: map[string]time.Time{},
 	}
 }
 
@@ -124,6 +129,12 @@ func (v *runtimeView) advertise(m messages.DEAAdvertise) {
 	if _, ok := v.ads[m.ID]; !ok && len(v.ads) >= maxDEAs {
 		return
 	}
+	if until, ok := v.evacuated[m.ID]; ok {
+		if v.now().Before(until) {
+			return
+		}
+		delete(v.evacuated, m.ID)
+	}
 	ttl := v.adTTL
 	if m.ExpiresInSeconds > 0 && time.Duration(m.ExpiresInSeconds)*time.Second < ttl {
 		ttl = time.Duration(m.ExpiresInSeconds) * time.Second
@@ -144,6 +155,19 @@ func (v *runtimeView) removeDEA(id string) {
 	defer v.mu.Unlock()
 	delete(v.ads, id)
 	delete(v.deas, id)
+	delete(v.evacuated, id)
+}
+
+// evacuating takes a DEA that is evacuating out of the placement pool,
+// keeping its instances: they report EVACUATING (not live) until
+// replaced, then stop.
+func (v *runtimeView) evacuating(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.ads, id)
+	if _, ok := v.evacuated[id]; ok || len(v.evacuated) < maxDEAs {
+		v.evacuated[id] = v.now().Add(v.adTTL)
+	}
 }
 
 // candidates returns the live advertisements as placement candidates for
@@ -494,6 +518,11 @@ func (v *runtimeView) sweep() {
 	for id, ad := range v.ads {
 		if now.After(ad.expires) {
 			delete(v.ads, id)
+		}
+	}
+	for id, until := range v.evacuated {
+		if now.After(until) {
+			delete(v.evacuated, id)
 		}
 	}
 	for id, d := range v.deas {

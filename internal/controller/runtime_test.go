@@ -487,3 +487,38 @@ func TestPlacementAcrossZones(t *testing.T) {
 		})
 	}
 }
+
+func TestRuntimeViewEvacuatingDEALeavesThePool(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	v := newRuntimeView(10*time.Second, 10*time.Second)
+	v.now = func() time.Time { return now }
+	ad := func(id string) messages.DEAAdvertise {
+		return messages.DEAAdvertise{ID: id, Stacks: []string{"host"}, AvailableMemoryMB: 1024, AvailableDiskMB: 1024}
+	}
+	v.advertise(ad("dea-1"))
+	v.advertise(ad("dea-2"))
+	v.heartbeat(messages.Heartbeat{DEA: "dea-1", Instances: []messages.InstanceHeartbeat{{
+		AppGUID: "app", ProcessType: "web", Version: "v1", InstanceGUID: "g0", Index: 0, State: messages.StateRunning}}})
+	v.evacuating("dea-1")
+	// An advertisement still in flight does not bring it back.
+	v.advertise(ad("dea-1"))
+	if cs := v.candidates("app"); len(cs) != 1 || cs[0].ID != "dea-2" {
+		t.Fatalf("candidates = %+v, want only dea-2", cs)
+	}
+	// Its instances stay in view, reported EVACUATING: not live, so the
+	// index is free for a replacement.
+	v.heartbeat(messages.Heartbeat{DEA: "dea-1", Instances: []messages.InstanceHeartbeat{{
+		AppGUID: "app", ProcessType: "web", Version: "v1", InstanceGUID: "g0", Index: 0, State: messages.StateEvacuating}}})
+	if v.occupied("app", "web", "v1", 0) {
+		t.Fatal("an evacuating instance occupies its index")
+	}
+	if ins := v.instances("app"); len(ins) != 1 || ins[0].State != messages.StateEvacuating {
+		t.Fatalf("instances = %+v", ins)
+	}
+	// Once gone for good, it may come back as a new DEA.
+	v.removeDEA("dea-1")
+	v.advertise(ad("dea-1"))
+	if cs := v.candidates("app"); len(cs) != 2 {
+		t.Fatalf("candidates after the DEA came back = %d, want 2", len(cs))
+	}
+}

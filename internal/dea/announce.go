@@ -111,13 +111,17 @@ func (d *DEA) instanceHeartbeat(in *instance) messages.InstanceHeartbeat {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	state := in.state
+	if in.evacuating && (state == messages.StateStarting || state == messages.StateRunning) {
+		state = messages.StateEvacuating
+	}
 	return messages.InstanceHeartbeat{
 		AppGUID:        in.msg.AppGUID,
 		ProcessType:    procType(&in.msg),
 		Version:        in.msg.Version,
 		InstanceGUID:   in.msg.InstanceGUID,
 		Index:          in.msg.Index,
-		State:          in.state,
+		State:          state,
 		StateTimestamp: float64(in.stateAt.UnixNano()) / 1e9,
 		Host:           d.cfg.Host,
 		Port:           int(in.port),

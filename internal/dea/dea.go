@@ -4,6 +4,15 @@
 // routes with the routers, heartbeats their actual state, reports exits,
 // runs staging requests through a Stager, and keeps a snapshot of its
 // instances in its data directory.
+//
+// Apps stay up when anything dies:
+//   - a DEA leaving on its own evacuates (Config.Evacuate, evacuate.go):
+//     its instances serve until replacements run on other DEAs;
+//   - a DEA that crashed re-adopts, when it comes back on the same data
+//     dir, the instances whose app processes ran on without it (adopt.go;
+//     the app processes are detached, see backend.ProcessSpec.Detached);
+//   - a NATS outage leaves instances untouched, and the DEA announces
+//     everything again the moment the bus reconnects.
 package dea
 
 import (
@@ -17,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,6 +78,18 @@ type Config struct {
 	MaxDropletBytes int64
 	// DownloadTimeout bounds a droplet download (15m).
 	DownloadTimeout time.Duration
+	// Evacuate makes the end of Run's context an evacuation (see
+	// evacuate.go): the instances keep serving until replacements run on
+	// other DEAs, or EvacuationTimeout passes. Set it for a DEA that leaves
+	// on its own (`ingot dea`); leave it off when the whole platform stops
+	// at once (`ingot up`), where no other DEA could take the instances
+	// and waiting would only slow the stop.
+	Evacuate bool
+	// EvacuationTimeout bounds the wait for replacements (30s).
+	EvacuationTimeout time.Duration
+	// EvacuationDrain is the pause between withdrawing an evacuated
+	// instance's routes and stopping it, for the routers to catch up (1s).
+	EvacuationDrain time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -100,6 +122,8 @@ func (c *Config) Validate() error {
 	def(&c.DefaultStartTimeout, 60*time.Second)
 	def(&c.StopTimeout, 2*time.Minute)
 	def(&c.DownloadTimeout, 15*time.Minute)
+	def(&c.EvacuationTimeout, 30*time.Second)
+	def(&c.EvacuationDrain, time.Second)
 	if c.MaxConcurrentStaging <= 0 {
 		c.MaxConcurrentStaging = 2
 	}
@@ -144,10 +168,14 @@ type DEA struct {
 	shutting     bool
 	regInterval  time.Duration
 	regReset     chan struct{}
+	reconnected  chan struct{}
 	stagingSlots chan struct{}
 	wg           sync.WaitGroup // instance lifecycles and stagings
 
 	snapMu sync.Mutex
+	// pubFailing is set while publishing fails (the bus is down), so the
+	// failure is logged once, not at every publish.
+	pubFailing atomic.Bool
 
 	// stagingCtx is cancelled at shutdown, aborting stagings in flight.
 	stagingCtx  context.Context
@@ -202,6 +230,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*DEA, error) {
 		instances:    map[string]*instance{},
 		regInterval:  cfg.RegisterInterval,
 		regReset:     make(chan struct{}, 1),
+		reconnected:  make(chan struct{}, 1),
 		stagingSlots: make(chan struct{}, cfg.MaxConcurrentStaging),
 	}
 	d.health = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
@@ -214,8 +243,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*DEA, error) {
 func (d *DEA) ID() string { return d.id }
 
 // Run recovers from the snapshot, subscribes, and announces the DEA until
-// ctx is done; then it stops every instance (reason DEA_SHUTDOWN),
-// publishes dea.shutdown and returns.
+// ctx is done; then it evacuates when Config.Evacuate is set, stops every
+// instance left (reason DEA_SHUTDOWN), publishes dea.shutdown and returns.
 func (d *DEA) Run(ctx context.Context) error {
 	d.recover(ctx)
 	subs, err := d.subscribe()
@@ -227,6 +256,16 @@ func (d *DEA) Run(ctx context.Context) error {
 	}
 	d.log.Info("dea-started", "host", d.cfg.Host, "memory_mb", d.cfg.MemoryMB, "disk_mb", d.cfg.DiskMB, "stacks", d.cfg.Stacks)
 	go d.greetRouters(ctx)
+	// While the bus is down, instances run on untouched (publishes are
+	// buffered by the client, then fail fast; nothing waits on them).
+	// Once it is back, everything is announced again at once: routers
+	// and the controller may have pruned this DEA meanwhile.
+	d.deps.Bus.OnReconnect(func() {
+		select {
+		case d.reconnected <- struct{}{}:
+		default:
+		}
+	})
 	d.advertise()
 	d.heartbeat()
 
@@ -239,6 +278,9 @@ func (d *DEA) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if d.cfg.Evacuate {
+				d.evacuate()
+			}
 			d.shutdown(subs)
 			return nil
 		case <-adv.C:
@@ -248,6 +290,11 @@ func (d *DEA) Run(ctx context.Context) error {
 		case <-reg.C:
 			d.registerAll()
 			reg.Reset(d.registerInterval())
+		case <-d.reconnected:
+			d.log.Info("dea-reannouncing", "reason", "bus reconnected")
+			d.advertise()
+			d.heartbeat()
+			d.registerAll()
 		case <-d.regReset:
 			if !reg.Stop() {
 				select {
@@ -506,10 +553,17 @@ func (d *DEA) registerInterval() time.Duration {
 	return d.regInterval
 }
 
-// publish sends v, logging failures (the next timer round re-sends state).
+// publish sends v, logging the first failure of a run of them and the
+// recovery (the next timer round or the reconnect re-sends state).
 func (d *DEA) publish(subject string, v any) {
 	if err := d.deps.Bus.PublishJSON(subject, v); err != nil {
-		d.log.Warn("publish-failed", "subject", subject, "error", err)
+		if !d.pubFailing.Swap(true) {
+			d.log.Warn("publish-failed", "subject", subject, "error", err)
+		}
+		return
+	}
+	if d.pubFailing.Swap(false) {
+		d.log.Info("publish-recovered", "subject", subject)
 	}
 }
 

@@ -495,3 +495,34 @@ func TestStartWhileStoppingIsNotADuplicate(t *testing.T) {
 	}
 	h.running(second.InstanceGUID)
 }
+
+func TestStartRefusedWhenReservationsFillTheDEA(t *testing.T) {
+	t.Parallel()
+	// Placement works from advertisements that may be stale: the DEA
+	// checks its own free capacity at every start.
+	h := newHarness(t, harnessOpts{mod: func(c *Config) { c.MemoryMB = 600 }})
+	d := webApp(t)
+	first, second, third := startMsg(d, "app-full", 0), startMsg(d, "app-full", 1), startMsg(d, "app-full", 2)
+	for _, m := range []*messages.StartInstance{first, second} {
+		if r := h.start(m); !r.Accepted {
+			t.Fatalf("start %d: %+v", m.Index, r)
+		}
+	}
+	if r := h.start(third); r.Accepted || !strings.Contains(r.Error, "insufficient resources") {
+		t.Fatalf("third start = %+v, want refused for memory", r)
+	}
+	h.running(first.InstanceGUID)
+	h.publish(bus.SubjectDEAStop, &messages.StopInstances{AppGUID: "app-full", InstanceGUIDs: []string{first.InstanceGUID}})
+	h.exited(first.InstanceGUID)
+	// The reservation is freed once the container is gone.
+	eventually(t, "memory freed", func() bool {
+		h.dea.mu.Lock()
+		defer h.dea.mu.Unlock()
+		mem, _ := h.dea.availableLocked()
+		return mem >= 600-256
+	})
+	third.InstanceGUID = newGUID("inst")
+	if r := h.start(third); !r.Accepted {
+		t.Fatalf("start after a stop freed memory = %+v", r)
+	}
+}

@@ -31,6 +31,38 @@ const waitFor = 30 * time.Second
 // tests never hand out the same port.
 var portBlock atomic.Uint32
 
+// testBackendConfig is the process backend of a test DEA, with the 40
+// ports from start.
+func testBackendConfig(root string, start uint32) process.Config {
+	return process.Config{
+		RootDir:           root,
+		PortRangeStart:    start,
+		PortRangeEnd:      start + 39,
+		MonitorInterval:   50 * time.Millisecond,
+		DiskCheckInterval: 500 * time.Millisecond,
+		StopGrace:         time.Second,
+	}
+}
+
+// testConfig is a test DEA's configuration: fast timers.
+func testConfig(dataDir string) Config {
+	return Config{
+		DataDir:              dataDir,
+		MemoryMB:             4096,
+		DiskMB:               8192,
+		AdvertiseInterval:    200 * time.Millisecond,
+		HeartbeatInterval:    200 * time.Millisecond,
+		RegisterInterval:     300 * time.Millisecond,
+		HealthCheckInterval:  50 * time.Millisecond,
+		HealthyCheckInterval: 200 * time.Millisecond,
+		DefaultStartTimeout:  20 * time.Second,
+		StopTimeout:          20 * time.Second,
+	}
+}
+
+// newPortBlock is the first of 40 ports no other test uses.
+func newPortBlock() uint32 { return 40000 + portBlock.Add(1)*40 }
+
 // recorder keeps every message seen on the subjects it watches.
 type recorder struct {
 	mu   sync.Mutex
@@ -72,35 +104,52 @@ type harnessOpts struct {
 	stager Stager
 	// before runs after the backend is made and before the DEA starts.
 	before func(h *harness)
+	// natsURL is a NATS server to use (default: an embedded one of the
+	// test's own).
+	natsURL string
+	// backendRoot is the process backend's root dir (default: a temp dir).
+	backendRoot string
+	// dataDir is the DEA's data dir (default: a temp dir).
+	dataDir string
+	// ports is the first of the backend's 40 ports (default: a block of
+	// the test's own).
+	ports uint32
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	e, err := bus.StartEmbedded("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	url := o.natsURL
+	if url == "" {
+		e, err := bus.StartEmbedded("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		url = e.URL()
 	}
-	t.Cleanup(e.Shutdown)
-	b, err := bus.Connect(bus.Options{URL: e.URL(), Name: t.Name()}, log)
+	b, err := bus.Connect(bus.Options{URL: url, Name: t.Name()}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	start := 40000 + portBlock.Add(1)*40
-	be, err := process.New(process.Config{
-		RootDir:           t.TempDir(),
-		PortRangeStart:    start,
-		PortRangeEnd:      start + 39,
-		MonitorInterval:   50 * time.Millisecond,
-		DiskCheckInterval: 500 * time.Millisecond,
-		StopGrace:         time.Second,
-	}, log)
+	start := o.ports
+	if start == 0 {
+		start = newPortBlock()
+	}
+	root := o.backendRoot
+	if root == "" {
+		root = t.TempDir()
+	}
+	be, err := process.New(testBackendConfig(root, start), log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = be.Close() })
-	h := &harness{t: t, bus: b, backend: be, rec: &recorder{}, done: make(chan error, 1), dataDir: t.TempDir()}
+	h := &harness{t: t, bus: b, backend: be, rec: &recorder{}, done: make(chan error, 1), dataDir: o.dataDir}
+	if h.dataDir == "" {
+		h.dataDir = t.TempDir()
+	}
 	for _, subj := range []string{"dea.>", "router.>", "droplet.>", "logs.>", "staging.>"} {
 		if _, err := b.Subscribe(subj, "", h.rec.add); err != nil {
 			t.Fatal(err)
@@ -109,18 +158,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.before != nil {
 		o.before(h)
 	}
-	cfg := Config{
-		DataDir:              h.dataDir,
-		MemoryMB:             4096,
-		DiskMB:               8192,
-		AdvertiseInterval:    200 * time.Millisecond,
-		HeartbeatInterval:    200 * time.Millisecond,
-		RegisterInterval:     300 * time.Millisecond,
-		HealthCheckInterval:  50 * time.Millisecond,
-		HealthyCheckInterval: 200 * time.Millisecond,
-		DefaultStartTimeout:  20 * time.Second,
-		StopTimeout:          20 * time.Second,
-	}
+	cfg := testConfig(h.dataDir)
 	if o.mod != nil {
 		o.mod(&cfg)
 	}

@@ -39,7 +39,13 @@ type instance struct {
 	reserved   bool
 	stopReason string
 	container  backend.Container
-	reported   bool // a CRASHED state went out in a full heartbeat
+	processID  string // the app's process in the container
+	reported   bool   // a CRASHED state went out in a full heartbeat
+	// evacuating: the DEA is leaving and has reported the instance
+	// DEA_EVACUATION; it runs (reported EVACUATING) until replacedBy, the
+	// guid of its replacement on another DEA, is set or time runs out.
+	evacuating bool
+	replacedBy string
 	cpuTime    time.Duration
 	cpuAt      time.Time
 	usage      messages.InstanceUsage
@@ -195,11 +201,14 @@ func (d *DEA) startAndWatch(in *instance) exit {
 	env := buildEnv(d.cfg.Host, msg, pm, c.HomeDir(), startedAt)
 	stdout := d.appWriter(in, "OUT")
 	stderr := d.appWriter(in, "ERR")
+	// Detached: the app outlives a crash of the DEA, which re-adopts it
+	// when it comes back (backends that cannot ignore it).
 	proc, err := c.Run(ctx, backend.ProcessSpec{
-		Path: "bash",
-		Args: []string{"-c", startScript(command)},
-		Env:  env,
-		Dir:  c.HomeDir(),
+		Path:     "bash",
+		Args:     []string{"-c", startScript(command)},
+		Env:      env,
+		Dir:      c.HomeDir(),
+		Detached: true,
 	}, backend.ProcessIO{Stdout: stdout, Stderr: stderr})
 	if err != nil {
 		_ = stdout.Close()
@@ -209,17 +218,27 @@ func (d *DEA) startAndWatch(in *instance) exit {
 		}
 		return d.crashBeforeRun(in, "Failed to start the app process: "+err.Error())
 	}
+	d.mu.Lock()
+	in.processID = proc.ID()
+	d.mu.Unlock()
+	d.saveSnapshot() // a restarted DEA finds the process by its id
+	return d.watch(in, c, pm.HostPort, d.waitExit(in, proc, stdout, stderr), false)
+}
+
+// waitExit delivers the app process's exit status once its output is
+// copied.
+func (d *DEA) waitExit(in *instance, proc backend.Process, stdout, stderr io.Closer) chan int {
 	exited := make(chan int, 1)
 	go func() {
 		code, err := proc.Wait()
 		if err != nil {
-			d.log.Warn("instance-wait-failed", "instance_guid", msg.InstanceGUID, "error", err)
+			d.log.Warn("instance-wait-failed", "instance_guid", in.msg.InstanceGUID, "error", err)
 		}
 		_ = stdout.Close()
 		_ = stderr.Close()
 		exited <- code
 	}()
-	return d.watch(in, c, pm.HostPort, exited)
+	return exited
 }
 
 // initialHealthCheckDelay is the first probe's delay after a start; probes
@@ -227,13 +246,17 @@ func (d *DEA) startAndWatch(in *instance) exit {
 const initialHealthCheckDelay = 20 * time.Millisecond
 
 // watch health-checks a started instance until it exits or is stopped.
-func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan int) exit {
+// An instance re-adopted RUNNING (adopted) is routed at once and only
+// checked at the healthy interval.
+func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan int, adopted bool) exit {
 	hc := newChecker(d.cfg.Host, port, in.msg.HealthCheck, d.health)
 	timeout := d.cfg.DefaultStartTimeout
 	if s := in.msg.HealthCheck.TimeoutSeconds; s > 0 {
 		timeout = time.Duration(s) * time.Second
 	}
-	d.cell(in, "Starting health monitoring of container")
+	if !adopted {
+		d.cell(in, "Starting health monitoring of container")
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	// Probe soon after start and back off to the configured interval, so
@@ -243,7 +266,7 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 	probe := time.NewTimer(wait)
 	defer probe.Stop()
 	lastErr := errors.New("no health check completed")
-	healthy := hc.kind == "process"
+	healthy := hc.kind == "process" || adopted
 	for !healthy {
 		select {
 		case code := <-exited:
@@ -256,6 +279,9 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 			return d.killCrash(in, c, exited, desc)
 		case <-probe.C:
 			if err := hc.check(in.ctx); err != nil {
+				if in.ctx.Err() != nil {
+					return d.stopRunning(in, c, exited)
+				}
 				lastErr = err
 				d.mu.Lock()
 				in.details = err.Error()
@@ -267,10 +293,20 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 			healthy = true
 		}
 	}
-	d.cell(in, "Container became healthy")
-	d.setState(in, messages.StateRunning, "")
-	d.register(in)
-	d.log.Info("instance-running", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID, "port", port)
+	if !adopted {
+		d.cell(in, "Container became healthy")
+		// Routes go out before the RUNNING heartbeat: an evacuating DEA
+		// that sees this instance RUNNING withdraws the routes of the
+		// one it replaces, and the routers must have these first.
+		d.mu.Lock()
+		in.state, in.stateAt, in.details = messages.StateRunning, time.Now(), ""
+		d.mu.Unlock()
+		d.register(in)
+		d.changed(in)
+		d.log.Info("instance-running", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID, "port", port)
+	} else {
+		d.register(in)
+	}
 
 	tick := time.NewTicker(d.cfg.HealthyCheckInterval)
 	defer tick.Stop()
@@ -282,6 +318,11 @@ func (d *DEA) watch(in *instance, c backend.Container, port uint32, exited chan 
 			return d.stopRunning(in, c, exited)
 		case <-tick.C:
 			if err := hc.check(in.ctx); err != nil {
+				if in.ctx.Err() != nil {
+					// A stop was requested as the tick fired: that
+					// is what failed the check.
+					return d.stopRunning(in, c, exited)
+				}
 				desc := "Instance became unhealthy: " + err.Error()
 				d.cell(in, "Container became unhealthy")
 				return d.killCrash(in, c, exited, desc)
@@ -343,6 +384,7 @@ func (d *DEA) killCrash(in *instance, c backend.Container, exited chan int, desc
 // the processes (SIGTERM, grace, SIGKILL).
 func (d *DEA) stopRunning(in *instance, c backend.Container, exited chan int) exit {
 	d.unregister(in)
+	d.drain(in)
 	d.mu.Lock()
 	reason := in.stopReason
 	d.mu.Unlock()
@@ -399,7 +441,13 @@ func (d *DEA) finish(in *instance, ex exit) {
 			d.cell(in, "Exit status %d", ex.status)
 		}
 	}
-	d.publish(bus.SubjectDropletExited, em)
+	d.mu.Lock()
+	// An evacuated instance was reported gone when the evacuation began.
+	notice := crash || !in.evacuating
+	d.mu.Unlock()
+	if notice {
+		d.publish(bus.SubjectDropletExited, em)
+	}
 	d.log.Info("instance-exited", "app_guid", in.msg.AppGUID, "instance_guid", in.msg.InstanceGUID,
 		"reason", ex.reason, "exit_status", ex.status, "exit_description", ex.description)
 

@@ -57,7 +57,7 @@ func TestRestartDiscardsLeftovers(t *testing.T) {
 	}
 	for _, guid := range []string{"inst-left", "inst-orphan"} {
 		ex := h.exited(guid)
-		if ex.Reason != messages.ReasonCrashed || ex.ExitDescription != "DEA restarted" || ex.AppGUID != "app-left" {
+		if ex.Reason != messages.ReasonCrashed || ex.ExitDescription != notAdopted || ex.AppGUID != "app-left" {
 			t.Errorf("droplet.exited = %+v", ex)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 const snapshotFile = "snapshot.json"
 
 // snapshot is what DataDir/snapshot.json holds: enough to find, report and
-// (later) re-adopt every instance after a restart.
+// re-adopt every instance after a restart.
 type snapshot struct {
 	ID        string             `json:"id"`
 	WrittenAt time.Time          `json:"written_at"`
@@ -33,6 +33,8 @@ type snapshotInstance struct {
 	URIs      []string               `json:"uris"`
 	StartedAt time.Time              `json:"started_at"`
 	Container string                 `json:"container"`
+	// ProcessID is the app's process in the container, to attach to.
+	ProcessID string `json:"process_id,omitempty"`
 }
 
 func readSnapshot(dir string) (*snapshot, error) {
@@ -58,7 +60,7 @@ func (d *DEA) saveSnapshot() {
 		if in.state != messages.StateStarting && in.state != messages.StateRunning {
 			continue
 		}
-		si := snapshotInstance{Start: in.msg, State: in.state, Port: in.port, URIs: in.uris, StartedAt: in.startedAt}
+		si := snapshotInstance{Start: in.msg, State: in.state, Port: in.port, URIs: in.uris, StartedAt: in.startedAt, ProcessID: in.processID}
 		if in.container != nil {
 			si.Container = in.container.Handle()
 		}
@@ -93,14 +95,20 @@ type leftover struct {
 	port                                        uint32
 	uris                                        []string
 	container                                   backend.Container
+	// snap is the snapshot's record of it (nil: the container alone).
+	snap *snapshotInstance
 }
 
-// recover deals with the instances of a previous run. The process backend
-// cannot hand a running process back to a new DEA reliably, so every
-// leftover is discarded: its routes are withdrawn, its container killed
-// and destroyed, and droplet.exited CRASHED ("DEA restarted") lets the
-// health manager start it again elsewhere. adopt is where re-adoption will
-// go.
+// notAdopted is the exit description of a leftover that could not be
+// re-adopted.
+const notAdopted = "DEA restarted; instance could not be re-adopted"
+
+// recover deals with the instances of a previous run (the DEA crashed or
+// was killed, its apps kept running). Each instance of the snapshot whose
+// app process still runs is re-adopted (see adopt). Every other leftover
+// is discarded: its routes are withdrawn, its container killed and
+// destroyed, and droplet.exited CRASHED (notAdopted) lets the health
+// manager start it again.
 func (d *DEA) recover(ctx context.Context) {
 	left := map[string]*leftover{}
 	snap, err := readSnapshot(d.cfg.DataDir)
@@ -116,6 +124,7 @@ func (d *DEA) recover(ctx context.Context) {
 			left[si.Start.InstanceGUID] = &leftover{
 				appGUID: si.Start.AppGUID, version: si.Start.Version, instanceGUID: si.Start.InstanceGUID,
 				processType: procType(&si.Start), index: si.Start.Index, host: d.cfg.Host, port: si.Port, uris: si.URIs,
+				snap: &si,
 			}
 		}
 	}
@@ -141,19 +150,21 @@ func (d *DEA) recover(ctx context.Context) {
 		}
 		l.container = c
 	}
+	adopted := 0
 	for _, l := range left {
-		if d.adopt(l) {
+		if d.adopt(ctx, l) {
+			adopted++
 			continue
 		}
 		d.discard(ctx, l)
+	}
+	if len(left) > 0 {
+		d.log.Info("dea-recovered", "readopted", adopted, "discarded", len(left)-adopted)
 	}
 	if len(left) > 0 || snap != nil {
 		d.saveSnapshot()
 	}
 }
-
-// adopt would take a leftover instance over; the process backend cannot.
-func (d *DEA) adopt(*leftover) bool { return false }
 
 func (d *DEA) discard(ctx context.Context, l *leftover) {
 	d.log.Warn("instance-discarded-after-restart", "app_guid", l.appGUID, "instance_guid", l.instanceGUID, "instance_index", l.index)
@@ -175,7 +186,7 @@ func (d *DEA) discard(ctx context.Context, l *leftover) {
 		return
 	}
 	d.deps.Logs.Emit(l.appGUID, messages.SourceCell, strconv.Itoa(l.index), "OUT",
-		fmt.Sprintf("Cell %s restarted; instance %s was stopped", d.id, l.instanceGUID))
+		fmt.Sprintf("Cell %s restarted; instance %s could not be re-adopted and was stopped", d.id, l.instanceGUID))
 	pt := l.processType
 	if pt == "" {
 		pt = "web"
@@ -183,6 +194,6 @@ func (d *DEA) discard(ctx context.Context, l *leftover) {
 	d.publish(bus.SubjectDropletExited, &messages.DropletExited{
 		DEA: d.id, AppGUID: l.appGUID, ProcessType: pt, Version: l.version, InstanceGUID: l.instanceGUID,
 		Index: l.index, Reason: messages.ReasonCrashed, ExitStatus: exitNeverRan,
-		ExitDescription: "DEA restarted", CrashTimestamp: float64(time.Now().UnixNano()) / 1e9,
+		ExitDescription: notAdopted, CrashTimestamp: float64(time.Now().UnixNano()) / 1e9,
 	})
 }

@@ -169,7 +169,10 @@ func stateRank(state string) int {
 	return 1
 }
 
-// active: the instance runs or is about to.
+// active: the instance runs or is about to. An EVACUATING instance still
+// serves, but its DEA is leaving: it counts neither as present (its index
+// is started elsewhere at once) nor as a duplicate or extra of its
+// replacement (its DEA stops it once the replacement runs).
 func active(in Instance) bool {
 	return in.State == messages.StateStarting || in.State == messages.StateRunning
 }
@@ -187,7 +190,8 @@ func active(in Instance) bool {
 // index; of two current instances on one index the newer is stopped
 // (DUPLICATE). Every instance of a STOPPED app is stopped (EXTRA), and of an
 // app not in desired state (UNKNOWN_APP) once the HM is up UnknownAppGrace.
-// Instances of DEAs silent for InstanceTTL count as gone. An instance is
+// Instances of DEAs silent for InstanceTTL count as gone, and EVACUATING
+// instances are neither counted nor stopped (see active). An instance is
 // only stopped if desired state was requested after the HM first saw it,
 // so a desired state older than the instance cannot condemn it.
 func Analyze(desired []messages.DesiredApp, actual ActualState, crashes CrashState, now time.Time, cfg Config) []Action {

@@ -320,6 +320,28 @@ func TestAnalyze(t *testing.T) {
 				"START b v1 #[0] MISSING +0s", "STOP b [b1] EXTRA", "STOP b [b3] EXTRA"},
 		},
 		{
+			name:    "an evacuating instance does not count: its index is started",
+			desired: []messages.DesiredApp{started("a", "v1", 2)},
+			actual:  fresh(inst("a", "v1", 0, messages.StateEvacuating, "g0"), running("a", "v1", 1, "g1")),
+			want:    []string{"START a v1 #[0] MISSING +0s"},
+		},
+		{
+			name:    "the replacement of an evacuating instance is no duplicate",
+			desired: []messages.DesiredApp{started("a", "v1", 1)},
+			actual: fresh(inst("a", "v1", 0, messages.StateEvacuating, "old"),
+				withState(running("a", "v1", 0, "new"), func(i *Instance) {
+					i.DEA, i.StateTimestamp, i.FirstSeen = "dea-2", t0.Add(-2*time.Second), t0.Add(-10*time.Second)
+				})),
+			want: []string{},
+		},
+		{
+			name:    "an evacuating instance is left to its DEA, even when extra",
+			desired: []messages.DesiredApp{started("a", "v1", 1), stopped("b", "v1", 1)},
+			actual: fresh(running("a", "v1", 0, "g0"), inst("a", "v1", 3, messages.StateEvacuating, "g3"),
+				inst("b", "v1", 0, messages.StateEvacuating, "b0")),
+			want: []string{},
+		},
+		{
 			name:    "a duplicate desired entry: the first wins",
 			desired: []messages.DesiredApp{started("a", "v1", 1), stopped("a", "v1", 1)},
 			actual:  fresh(running("a", "v1", 0, "g0")),

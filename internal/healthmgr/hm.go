@@ -263,6 +263,9 @@ func (h *HM) onExited(m *bus.Msg) {
 			h.kickLocked(ex.AppGUID)
 		}
 	case messages.ReasonDEAShutdown, messages.ReasonDEAEvacuation:
+		// The index needs a new instance now, even if a start for it went
+		// out within the keep-alive (that one was carried out).
+		delete(h.sent, StartKey(ex.AppGUID, ex.Version, ex.Index))
 		h.kickLocked(ex.AppGUID)
 	}
 }

@@ -389,6 +389,34 @@ func TestRunRestartsAtOnceAfterDEAShutdown(t *testing.T) {
 	}
 }
 
+func TestRunEvacuationStartsReplacementAndKeepsIt(t *testing.T) {
+	h := newHarness(t, Config{}, started("app", "v1", 2))
+	h.warmUp("dea-1", hbRunning("app", "v1", 0, "g0"), hbRunning("app", "v1", 1, "g1"))
+	h.wantRecorded()
+	// dea-1 evacuates: g0 keeps running (and heartbeating, EVACUATING)
+	// while a replacement starts elsewhere at once.
+	h.exited(messages.DropletExited{DEA: "dea-1", AppGUID: "app", Version: "v1", InstanceGUID: "g0", Index: 0,
+		Reason: messages.ReasonDEAEvacuation})
+	h.wantRecorded("START app v1 [0] MISSING")
+	evac := hbRunning("app", "v1", 0, "g0")
+	evac.State = messages.StateEvacuating
+	h.heartbeat("dea-1", evac, hbRunning("app", "v1", 1, "g1"))
+	replacement := hbRunning("app", "v1", 0, "g0-new")
+	replacement.StateTimestamp = float64(h.clock.Now().Unix())
+	h.heartbeat("dea-2", replacement)
+	// Neither the evacuating instance nor its newer replacement is
+	// stopped, and nothing more is started.
+	for i := 0; i < 7; i++ {
+		h.heartbeat("dea-1", evac, hbRunning("app", "v1", 1, "g1"))
+		h.heartbeat("dea-2", replacement)
+		h.step()
+	}
+	h.wantRecorded("START app v1 [0] MISSING")
+	if got := h.hm.CrashCount("app", 0); got != 0 {
+		t.Fatalf("an evacuation counted as a crash: %d", got)
+	}
+}
+
 func TestRunInstancesOfSilentDEAAreRestarted(t *testing.T) {
 	h := newHarness(t, Config{}, started("app", "v1", 2))
 	h.heartbeat("dea-2", hbRunning("app", "v1", 1, "g1"))

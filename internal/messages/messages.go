@@ -32,6 +32,11 @@ const (
 	StateCrashed  = "CRASHED"
 	StateStopping = "STOPPING"
 	StateDown     = "DOWN"
+	// StateEvacuating: the instance still runs and serves on a DEA that
+	// is leaving; a replacement is being started elsewhere, and the
+	// instance stops once the replacement runs. It does not count as
+	// running for the health manager or placement.
+	StateEvacuating = "EVACUATING"
 )
 
 // Exit reasons carried by droplet.exited.
@@ -73,9 +78,12 @@ func (m *DEAAdvertise) Validate() error {
 	return nil
 }
 
-// DEAShutdown is published by a DEA leaving the pool.
+// DEAShutdown is published by a DEA leaving the pool: with Evacuating when
+// it starts to evacuate (it takes no more starts, but its instances keep
+// running and heartbeating until replaced), and without once it is gone.
 type DEAShutdown struct {
-	ID string `json:"id"`
+	ID         string `json:"id"`
+	Evacuating bool   `json:"evacuating,omitempty"`
 }
 
 func (m *DEAShutdown) Validate() error {

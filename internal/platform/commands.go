@@ -257,6 +257,9 @@ func deaCommand() *cobra.Command {
 				return fmt.Errorf("--backend: %w", err)
 			}
 			o.Log = log
+			// This DEA stops alone (SIGTERM/SIGINT): evacuate its
+			// instances to the other DEAs first.
+			o.Evacuate = true
 			if _, err := StartDEA(ctx, p, o); err != nil {
 				return err
 			}

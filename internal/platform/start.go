@@ -243,7 +243,14 @@ type DEAOptions struct {
 	// StagingMemoryMB and StagingDiskMB are the staging container's limits
 	// when a staging request gives none (0 = the stager's defaults).
 	StagingMemoryMB, StagingDiskMB int64
-	Log                            *slog.Logger
+	// Evacuate makes the DEA evacuate when it is stopped: its instances
+	// keep serving until replacements run on other DEAs (bounded by
+	// dea.Config.EvacuationTimeout, 30s). `ingot dea` sets it: that DEA
+	// leaves alone while the rest of the platform runs on. `ingot up`
+	// does not: it stops every component at once, so there is nowhere
+	// to evacuate to, and the stop stays fast.
+	Evacuate bool
+	Log      *slog.Logger
 }
 
 // StartDEA runs a DEA with its backend (see DEAOptions.Backend) under p.
@@ -275,7 +282,7 @@ func StartDEA(ctx context.Context, p *Platform, o DEAOptions) (*dea.DEA, error) 
 	if err != nil {
 		return nil, fmt.Errorf("stager: %w", err)
 	}
-	d, err := dea.New(dea.Config{DataDir: o.DataDir}, dea.Deps{Bus: b, Backend: be, Stager: st, Logs: em, HTTP: httpc}, log)
+	d, err := dea.New(dea.Config{DataDir: o.DataDir, Evacuate: o.Evacuate}, dea.Deps{Bus: b, Backend: be, Stager: st, Logs: em, HTTP: httpc}, log)
 	if err != nil {
 		return nil, fmt.Errorf("dea: %w", err)
 	}

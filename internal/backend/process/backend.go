@@ -14,10 +14,11 @@
 // CPU shares and pid limits are recorded but not enforced; ports are host
 // ports (host port == container port) handed out from a range.
 //
-// Each container's spec, ports and process groups are persisted in
-// RootDir/<handle>/container.json, so a Backend created again on the same
-// RootDir lists the containers that survived a restart and can still stop
-// their processes.
+// Each container's spec, ports, process groups and detached processes are
+// persisted in RootDir/<handle>/container.json, so a Backend created again
+// on the same RootDir lists the containers that survived a restart, holds
+// their ports again, accounts their memory, can still stop their processes
+// and can Attach to their detached ones (see detached.go).
 package process
 
 import (

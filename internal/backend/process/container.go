@@ -21,6 +21,8 @@ import (
 type record struct {
 	host.Record
 	Groups []procGroup `json:"process_groups"`
+	// Detached are the detached processes that may still run.
+	Detached []detachedProc `json:"detached,omitempty"`
 }
 
 // container implements backend.Container.
@@ -43,7 +45,10 @@ type container struct {
 	diskAt    time.Time
 }
 
-var _ backend.Container = (*container)(nil)
+var (
+	_ backend.Container = (*container)(nil)
+	_ backend.Attacher  = (*container)(nil)
+)
 
 func newContainer(b *Backend, dir string, rec record) *container {
 	rec.Normalize()
@@ -132,7 +137,27 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 		// from returning long after the process itself exited.
 		WaitDelay: 2 * time.Second,
 	}
+	var outDir string
+	if spec.Detached {
+		if pio.Stdin != nil {
+			return nil, errors.New("run: a detached process takes no stdin")
+		}
+		dir, stdout, stderr, err := c.prepareDetached()
+		if err != nil {
+			return nil, fmt.Errorf("run %s: detach: %w", spec.Path, err)
+		}
+		defer stdout.Close()
+		defer stderr.Close()
+		outDir = dir
+		cmd.Path = "/bin/sh"
+		cmd.Args = append([]string{"sh", "-c", wrapper, "sh", filepath.Join(dir, exitFile), path}, spec.Args...)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := cmd.Start(); err != nil {
+		if outDir != "" {
+			_ = os.RemoveAll(outDir)
+		}
 		return nil, fmt.Errorf("run %s: %w", spec.Path, err)
 	}
 	pid := cmd.Process.Pid
@@ -141,8 +166,13 @@ func (c *container) Run(ctx context.Context, spec backend.ProcessSpec, pio backe
 		g.Start = st.Start
 	}
 	c.rec.Groups = append(c.rec.Groups, g)
+	p := &process{c: c, cmd: cmd, pid: pid, group: g, done: make(chan struct{}), outDir: outDir}
+	if outDir != "" {
+		rel, _ := filepath.Rel(c.dir, outDir)
+		c.rec.Detached = append(c.rec.Detached, detachedProc{Pid: pid, Start: g.Start, Dir: rel})
+		p.tails = startTails(outDir, pio, false)
+	}
 	c.save()
-	p := &process{c: c, cmd: cmd, pid: pid, group: g, done: make(chan struct{})}
 	c.procs[pid] = p
 	go p.wait()
 	return p, nil
@@ -342,6 +372,11 @@ type process struct {
 	pid   int
 	group procGroup
 
+	// outDir holds a detached process's output and exit status ("" for
+	// other processes); tails copy the output to the caller.
+	outDir string
+	tails  []*tail
+
 	done   chan struct{}
 	status int
 	err    error
@@ -383,14 +418,25 @@ func (p *process) Signal(sig os.Signal) error {
 }
 
 func (p *process) wait() {
-	status, err := host.Wait(p.cmd)
+	var status int
+	var err error
+	var st *os.ProcessState
+	if p.cmd != nil {
+		status, err = host.Wait(p.cmd)
+		st = p.cmd.ProcessState
+	} else {
+		status, err = p.waitGone() // attached after a restart: no child of ours
+	}
+	stopTails(p.tails)
 	p.status = status
 	if err != nil {
 		p.err = fmt.Errorf("wait process %d: %w", p.pid, err)
 	}
-	st := p.cmd.ProcessState
 	c := p.c
 	c.mu.Lock()
+	if p.outDir != "" && !c.destroyed {
+		c.forgetDetachedLocked(p.pid)
+	}
 	if st != nil {
 		c.cpuExited += st.UserTime() + st.SystemTime()
 		if c.cpuExited > c.cpuSeen {
