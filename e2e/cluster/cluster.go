@@ -42,7 +42,9 @@ type Options struct {
 	Backend string
 	// Domain is the shared apps domain (default "apps.test").
 	Domain string
-	// LogLevel of every component (default "info").
+	// LogLevel of every component (default "info"). Logs go to a temp dir,
+	// or under $INGOT_E2E_LOGDIR (kept) when set; on failure, or with
+	// INGOT_E2E_LOGS set, their tails are printed.
 	LogLevel string
 	// Args adds flags per component kind: "controller", "dea", "router",
 	// "healthmgr" (for example timers, once those have flags).
@@ -114,8 +116,15 @@ func Start(tb testing.TB, o Options) *Cluster {
 	if o.LogLevel == "" {
 		o.LogLevel = "info"
 	}
-	c := &Cluster{tb: tb, opts: o, Domain: o.Domain, logDir: tb.TempDir(),
-		HTTP: &http.Client{Timeout: 5 * time.Second}}
+	c := &Cluster{tb: tb, opts: o, Domain: o.Domain, HTTP: &http.Client{Timeout: 5 * time.Second}}
+	c.logDir = tb.TempDir()
+	if keep := os.Getenv("INGOT_E2E_LOGDIR"); keep != "" {
+		c.logDir = filepath.Join(keep, strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name()))
+		if err := os.MkdirAll(c.logDir, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("component logs in %s", c.logDir)
+	}
 	tb.Cleanup(c.stopAll)
 	c.Bin = o.Bin
 	if c.Bin == "" {
