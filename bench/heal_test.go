@@ -15,7 +15,6 @@ import (
 // nats-server, controller, DEAs, router and health manager; see
 // e2e/cluster) with default timers and measure how long apps stay broken:
 //
-//	go test ./bench -run '^$' -bench Heal -benchtime 1x
 //	go test ./bench -run '^$' -bench 'InstanceRecovery|DEALossHeal' -benchtime 1x
 
 // recoveryKills is how many instances BenchmarkInstanceRecovery kills per

@@ -127,7 +127,7 @@ func TestFaultDEAKill(t *testing.T) {
 }
 
 // TestFaultRouterKill SIGKILLs the router under load and starts it again
-// on the same port: the DEAs re-register at once on its router.start, so
+// half a second later on the same port: the DEAs re-register at once on its router.start, so
 // it routes again within 2 s of its process start.
 func TestFaultRouterKill(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{DEAs: 1})
@@ -140,6 +140,7 @@ func TestFaultRouterKill(t *testing.T) {
 
 	killAt := time.Now()
 	c.Kill(c.Router)
+	time.Sleep(500 * time.Millisecond) // the outage itself
 	if err := c.Router.Start(); err != nil {
 		t.Fatal(err)
 	}
