@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -148,7 +149,17 @@ type placeTask struct {
 	version  string // "" = the current droplet
 	indices  []int
 	reason   string
+	// recheck counts the re-checks of indices found occupied: a health
+	// manager's restart can overtake the exit it answers (the two arrive
+	// on different subjects), so the crashed instance may still look live.
+	recheck int
 }
+
+// Re-checks of a health manager's start whose index looked occupied.
+const (
+	maxRechecks  = 4
+	recheckPause = 250 * time.Millisecond
+)
 
 func (c *Controller) enqueuePlacement(t placeTask) {
 	if len(t.indices) == 0 {
@@ -207,6 +218,20 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 	}
 	rnd := c.newRand()
 	gen := c.rt.generation(app.GUID)
+	var busy []int
+	defer func() {
+		if len(busy) > 0 && strings.HasPrefix(t.reason, "hm:") && t.recheck < maxRechecks {
+			again := t
+			again.indices, again.recheck = busy, t.recheck+1
+			c.goBackground(func(ctx context.Context) {
+				select {
+				case <-ctx.Done():
+				case <-time.After(recheckPause):
+					c.enqueuePlacement(again)
+				}
+			})
+		}
+	}()
 	for _, idx := range t.indices {
 		if c.rt.generation(app.GUID) != gen {
 			c.log.Debug("placement-aborted", "app_guid", app.GUID, "reason", "app stopped meanwhile")
@@ -215,7 +240,12 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 		if ctx.Err() != nil {
 			return
 		}
-		if idx < 0 || idx >= proc.Instances || c.rt.occupied(app.GUID, proc.Type, tmpl.Version, idx) {
+		if idx < 0 || idx >= proc.Instances {
+			continue
+		}
+		if c.rt.occupied(app.GUID, proc.Type, tmpl.Version, idx) {
+			c.log.Debug("placement-skipped", "app_guid", app.GUID, "instance_index", idx, "reason", "index occupied")
+			busy = append(busy, idx)
 			continue
 		}
 		if g := c.startIndex(ctx, tmpl, idx, rnd, t.reason); g != "" && c.rt.generation(app.GUID) != gen {

@@ -52,6 +52,9 @@ type HM struct {
 	leaser Leaser
 	log    *slog.Logger
 	full   chan struct{}
+	// refresh asks for desired state now: an instance of an app the HM
+	// does not know yet (pushed since the last fetch) crashed.
+	refresh chan struct{}
 
 	mu               sync.Mutex
 	deas             map[string]*deaState
@@ -84,6 +87,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*HM, error) {
 	return &HM{
 		cfg: cfg, bus: deps.Bus, clock: deps.Clock, leaser: deps.Leaser, log: log.With("component", "healthmgr", "hm_id", cfg.ID),
 		full:    make(chan struct{}, 1),
+		refresh: make(chan struct{}, 1),
 		deas:    map[string]*deaState{},
 		crashes: map[CrashKey]*crashRecord{},
 		sent:    map[string]time.Time{},
@@ -164,14 +168,32 @@ func (h *HM) announce() {
 }
 
 func (h *HM) desiredLoop(ctx context.Context) {
+	asked := false
 	for {
 		h.fetchDesired(ctx)
+		if asked {
+			// The crash that asked for this fetch can be answered now.
+			h.kickAll()
+		}
+		asked = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.clock.After(h.cfg.DesiredRefreshInterval):
+		case <-h.refresh:
+			asked = true
 		}
 	}
+}
+
+// knownLocked reports whether the desired state names the app.
+func (h *HM) knownLocked(app string) bool {
+	for _, d := range h.desired {
+		if d.AppGUID == app {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *HM) fetchDesired(ctx context.Context) {
@@ -257,6 +279,12 @@ func (h *HM) onExited(m *bus.Msg) {
 	switch ex.Reason {
 	case messages.ReasonCrashed:
 		in := Instance{AppGUID: ex.AppGUID, Version: ex.Version, InstanceGUID: ex.InstanceGUID, Index: ex.Index}
+		if !h.knownLocked(ex.AppGUID) {
+			select {
+			case h.refresh <- struct{}{}:
+			default:
+			}
+		}
 		if h.recordCrashLocked(in, now) {
 			h.log.Info("instance-crashed", "app_guid", ex.AppGUID, "instance_index", ex.Index,
 				"instance_guid", ex.InstanceGUID, "crash_count", h.crashes[CrashKey{ex.AppGUID, ex.Index}].Count)
