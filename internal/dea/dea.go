@@ -90,6 +90,9 @@ type Config struct {
 	// EvacuationDrain is the pause between withdrawing an evacuated
 	// instance's routes and stopping it, for the routers to catch up (1s).
 	EvacuationDrain time.Duration
+	// StopDrain is the same pause before a requested stop (500ms; negative:
+	// none).
+	StopDrain time.Duration
 }
 
 // Validate checks the configuration and fills in defaults.
@@ -124,6 +127,7 @@ func (c *Config) Validate() error {
 	def(&c.DownloadTimeout, 15*time.Minute)
 	def(&c.EvacuationTimeout, 30*time.Second)
 	def(&c.EvacuationDrain, time.Second)
+	def(&c.StopDrain, 500*time.Millisecond)
 	if c.MaxConcurrentStaging <= 0 {
 		c.MaxConcurrentStaging = 2
 	}

@@ -188,18 +188,27 @@ func (d *DEA) evacuationLeft(list []*instance) int {
 	return n
 }
 
-// drain gives the routers time to drop an evacuated instance's routes
-// before it is stopped: the unregistration is flushed to the bus, then
-// Config.EvacuationDrain passes.
+// drain gives the routers time to drop an instance's routes before it is
+// stopped, so requests already on their way finish: the unregistration is
+// flushed to the bus, then Config.EvacuationDrain (evacuation) or
+// Config.StopDrain (a requested stop, as in a rolling deployment) passes.
+// When the DEA itself shuts down without evacuating, nothing waits.
 func (d *DEA) drain(in *instance) {
 	d.mu.Lock()
-	evacuating := in.evacuating
+	evacuating, reason := in.evacuating, in.stopReason
 	d.mu.Unlock()
-	if !evacuating {
+	pause := d.cfg.StopDrain
+	switch {
+	case evacuating:
+		pause = d.cfg.EvacuationDrain
+	case reason == messages.ReasonDEAShutdown:
+		return
+	}
+	if pause <= 0 {
 		return
 	}
 	d.flush()
-	time.Sleep(d.cfg.EvacuationDrain)
+	time.Sleep(pause)
 }
 
 // flush waits (bounded) until the bus has sent what was published.
