@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingot-paas/ingot/internal/blobstore"
 	"github.com/ingot-paas/ingot/internal/bus"
+	"github.com/ingot-paas/ingot/internal/controller/auth"
 	"github.com/ingot-paas/ingot/internal/logs"
 	"github.com/ingot-paas/ingot/internal/store"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	BrokerPollInterval time.Duration
 	// BrokerMaxPollDuration bounds the polling of one operation (24h).
 	BrokerMaxPollDuration time.Duration
+	// UAA tunes the token endpoints: login rate limits and lockout,
+	// trusted proxies, revocation caching.
+	UAA auth.ServerConfig
 }
 
 // DefaultListenAddr is the API's default address.

@@ -41,7 +41,7 @@ func TestIssueAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify access: %v", err)
 	}
-	if c.UserID != "u1" || c.UserName != "alice" || !c.IsAdmin() || c.ClientID != "cf" || c.Revocable {
+	if c.UserID != "u1" || c.UserName != "alice" || !c.IsAdmin() || c.ClientID != "cf" || !c.Revocable {
 		t.Fatalf("claims: %+v", c)
 	}
 	if _, err := iss.Verify(tr.RefreshToken, UseRefresh); err != nil {
