@@ -362,6 +362,22 @@ func TestRevokeByJTIAndByUser(t *testing.T) {
 		t.Fatalf("other session after restart: %d", status)
 	}
 
+	// cf logout: the refresh token revokes itself (with itself as bearer),
+	// then the access token, sent as "Bearer bearer <jwt>".
+	a3, r3 := session(t, h, "admin", adminPassword)
+	if status, _, body := uaaCall(t, h, "DELETE", "/oauth/token/revoke/"+jwtClaims(t, r3)["jti"].(string), r3, nil); status != 200 {
+		t.Fatalf("revoke with the refresh token: %d %v", status, body)
+	}
+	wantInvalidToken(t, h, "access token of a logged-out session", a3)
+	if status, _, _ := uaaCall(t, h, "DELETE", "/oauth/token/revoke/"+jwtClaims(t, a3)["jti"].(string), "bearer "+a3, nil); status != 401 {
+		t.Fatalf("revoked access token accepted as bearer: %d", status)
+	}
+	// A refresh token cannot revoke another session.
+	_, r4 := session(t, h, "admin", adminPassword)
+	if status, _, _ := uaaCall(t, h, "DELETE", "/oauth/token/revoke/"+jwtClaims(t, a2)["jti"].(string), r4, nil); status != 401 {
+		t.Fatalf("refresh token revoked another session: %d", status)
+	}
+
 	// A user may not revoke others' tokens by jti.
 	createUAAUser(t, h, "carol", "carol-pw")
 	ca, _ := session(t, h, "carol", "carol-pw")

@@ -19,20 +19,33 @@ import (
 // owner may revoke them (cf logout); tokens.revoke or uaa.admin revoke
 // any.
 func (s *Server) RevokeToken(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.bearer(w, r)
-	if !ok {
-		return
-	}
 	jti := r.PathValue("jti")
 	if jti == "" || len(jti) > 128 {
 		scimError(w, http.StatusBadRequest, "invalid_request", "invalid token id")
 		return
 	}
 	access, refresh := PairJTIs(jti)
+	// cf logout revokes the refresh token with itself as the bearer.
+	if tok, _ := BearerToken(r.Header.Get("Authorization")); tok != "" {
+		if rc, err := s.issuer.Verify(tok, UseRefresh); err == nil {
+			if own, _ := PairJTIs(rc.ID); own == access && s.revs.check(r.Context(), rc) == nil {
+				s.revokePair(w, r, rc, access, refresh)
+				return
+			}
+		}
+	}
+	c, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
 	own, _ := PairJTIs(c.ID)
 	if own != access && !requireScope(w, c, ScopeTokensRevoke, ScopeUAAAdmin) {
 		return
 	}
+	s.revokePair(w, r, c, access, refresh)
+}
+
+func (s *Server) revokePair(w http.ResponseWriter, r *http.Request, c *Claims, access, refresh string) {
 	// The revoked tokens' expiry is not known from the jti: keep the
 	// revocation as long as any token can live.
 	exp := s.now().Add(s.issuer.MaxTokenTTL())

@@ -396,7 +396,13 @@ func BearerToken(h string) (string, bool) {
 	if !found || !strings.EqualFold(scheme, "bearer") {
 		return "", h != ""
 	}
-	return strings.TrimSpace(tok), true
+	tok = strings.TrimSpace(tok)
+	// The cf CLI stores "bearer <jwt>" and, on logout, sends that after
+	// its own "Bearer ".
+	if s, t, ok := strings.Cut(tok, " "); ok && strings.EqualFold(s, "bearer") {
+		tok = strings.TrimSpace(t)
+	}
+	return tok, true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -146,11 +146,12 @@ func TestBearerToken(t *testing.T) {
 		tok     string
 		present bool
 	}{
-		"":             {"", false},
-		"bearer abc":   {"abc", true},
-		"Bearer  abc ": {"abc", true},
-		"Basic abc":    {"", true},
-		"bearerabc":    {"", true},
+		"":                  {"", false},
+		"bearer abc":        {"abc", true},
+		"Bearer  abc ":      {"abc", true},
+		"Basic abc":         {"", true},
+		"bearerabc":         {"", true},
+		"Bearer bearer abc": {"abc", true},
 	} {
 		tok, present := BearerToken(h)
 		if tok != want.tok || present != want.present {
