@@ -19,7 +19,7 @@ var (
 	testKey *rsa.PrivateKey
 )
 
-func key(t *testing.T) *rsa.PrivateKey {
+func key(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	keyOnce.Do(func() {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
