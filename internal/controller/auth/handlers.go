@@ -61,7 +61,10 @@ func NewServer(cfg ServerConfig, issuer *Issuer, st store.Store, log *slog.Logge
 // Run keeps revocations in step with the store and retires old signing
 // keys until ctx ends.
 func (s *Server) Run(ctx context.Context) {
+	done := make(chan struct{})
+	defer func() { <-done }()
 	go func() {
+		defer close(done)
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
 		for {
