@@ -125,6 +125,12 @@ func newRootCommand(o options, extra ...*cobra.Command) *cobra.Command {
 		newDeleteServiceCommand(&o),
 		newCreateServiceKeyCommand(&o),
 		newServiceKeyCommand(&o),
+		newCreateUserCommand(&o),
+		newDeleteUserCommand(&o),
+		newPasswdCommand(&o),
+		newCreateClientCommand(&o),
+		newDeleteClientCommand(&o),
+		newRotateSigningKeyCommand(&o),
 		newVersionCommand(),
 	)
 	for _, c := range extra {

@@ -101,7 +101,7 @@ func TestPasswordAndRefreshGrants(t *testing.T) {
 		t.Fatalf("token response: %v", tr)
 	}
 	claims := jwtClaims(t, tr["access_token"].(string))
-	for k, want := range map[string]any{"user_name": "admin", "origin": "uaa", "client_id": "cf", "revocable": false, "iss": h.url + "/oauth/token"} {
+	for k, want := range map[string]any{"user_name": "admin", "origin": "uaa", "client_id": "cf", "revocable": true, "iss": h.url + "/oauth/token"} {
 		if claims[k] != want {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], want)
 		}

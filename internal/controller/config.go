@@ -10,6 +10,7 @@ import (
 
 	"github.com/ingot-paas/ingot/internal/blobstore"
 	"github.com/ingot-paas/ingot/internal/bus"
+	"github.com/ingot-paas/ingot/internal/controller/auth"
 	"github.com/ingot-paas/ingot/internal/logs"
 	"github.com/ingot-paas/ingot/internal/store"
 )
@@ -70,6 +71,9 @@ type Config struct {
 	// rollback (default 5); older ones are deleted with their blobs, never
 	// the current one or one a deployment is rolling back to.
 	DropletsKept int
+	// UAA tunes the token endpoints: login rate limits and lockout,
+	// trusted proxies, revocation caching.
+	UAA auth.ServerConfig
 }
 
 // DefaultListenAddr is the API's default address.

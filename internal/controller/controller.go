@@ -112,7 +112,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		return nil, fmt.Errorf("controller: create scratch dir: %w", err)
 	}
-	key, err := auth.LoadOrCreateKey(cfg.DataDir)
+	keys, err := auth.LoadKeyring(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)
 	}
@@ -147,8 +147,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Controller, error) {
 		svc:        svc,
 		rnd:        rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), rand.Uint64())),
 	}
-	c.issuer = auth.NewIssuer(key, u+"/oauth/token", cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
-	c.uaa = auth.NewServer(c.issuer, deps.Store.Users(), log)
+	c.issuer = auth.NewKeyringIssuer(keys, u+"/oauth/token", cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
+	c.uaa = auth.NewServer(cfg.UAA, c.issuer, deps.Store, log)
 	c.handler = c.routes()
 	ctx, cancelSeed := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelSeed()
@@ -189,6 +189,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.goBackground(c.placeWorker)
 	}
 	c.goBackground(c.janitor)
+	c.goBackground(c.uaa.Run)
 	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
 	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)
@@ -290,19 +291,8 @@ func (c *Controller) seed(ctx context.Context) error {
 		return err
 	}
 	if c.cfg.AdminPassword != "" {
-		_, err := st.Users().GetByName(ctx, "uaa", c.cfg.AdminUsername)
-		if errors.Is(err, store.ErrNotFound) {
-			hash, err := auth.HashPassword(c.cfg.AdminPassword)
-			if err != nil {
-				return fmt.Errorf("admin password: %w", err)
-			}
-			u := &store.User{Meta: store.Meta{GUID: newGUID()}, Username: c.cfg.AdminUsername, Origin: "uaa", PasswordHash: hash, Admin: true}
-			if err := st.Users().Create(ctx, u); err != nil && !errors.Is(err, store.ErrDuplicate) {
-				return fmt.Errorf("create admin user: %w", err)
-			}
-			c.log.Info("admin-user-created", "user_name", c.cfg.AdminUsername)
-		} else if err != nil {
-			return fmt.Errorf("look up admin user: %w", err)
+		if err := c.seedAdmin(ctx); err != nil {
+			return err
 		}
 	}
 	builds, err := st.Builds().List(ctx, store.ListOptions{States: []string{store.BuildStaging}})

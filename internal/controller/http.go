@@ -13,7 +13,6 @@ import (
 
 	"github.com/ingot-paas/ingot/internal/controller/apierr"
 	"github.com/ingot-paas/ingot/internal/controller/auth"
-	"github.com/ingot-paas/ingot/internal/store"
 )
 
 // apiHandler handles one API request; a returned *apierr.Error is written
@@ -40,6 +39,7 @@ func (c *Controller) routes() http.Handler {
 	mux.HandleFunc("GET /login", c.uaa.Login)
 	mux.HandleFunc("POST /oauth/token", c.uaa.Token)
 	mux.HandleFunc("GET /token_keys", c.uaa.TokenKeys)
+	c.uaaRoutes(mux)
 	h("GET /api/v1/info", authBearer, c.getLogCacheInfo)
 	h("GET /api/v1/read/{source_id}", authBearer, c.readLogCache)
 
@@ -65,6 +65,10 @@ func (c *Controller) routes() http.Handler {
 	h("POST /v3/domains", authBearer, c.createDomain)
 	h("DELETE /v3/domains/{guid}", authBearer, c.deleteDomain)
 	h("POST /v3/roles", authBearer, c.createRole)
+	h("POST /v3/users", authBearer, c.createUser)
+	h("GET /v3/users", authBearer, c.listUsers)
+	h("GET /v3/users/{guid}", authBearer, c.getUser)
+	h("DELETE /v3/users/{guid}", authBearer, c.deleteUser)
 
 	// Apps.
 	h("GET /v3/apps", authBearer, c.listApps)
@@ -199,19 +203,15 @@ func (c *Controller) authenticate(r *http.Request) (*currentUser, *apierr.Error)
 	if tok == "" {
 		return nil, apierr.InvalidAuthToken()
 	}
-	claims, err := c.issuer.Verify(tok, auth.UseAccess)
+	claims, err := c.uaa.VerifyAccess(r.Context(), tok)
 	if err != nil {
-		return nil, apierr.InvalidAuthToken()
-	}
-	u, err := c.deps.Store.Users().Get(r.Context(), claims.UserID)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			c.log.Error("auth-user-lookup-failed", "error", err)
+		if !errors.Is(err, auth.ErrInvalidToken) && !errors.Is(err, auth.ErrExpiredToken) && !errors.Is(err, auth.ErrRevoked) {
+			c.log.Error("auth-verify-failed", "error", err)
 			return nil, apierr.Server()
 		}
 		return nil, apierr.InvalidAuthToken()
 	}
-	return &currentUser{GUID: u.GUID, Name: u.Username, Origin: u.Origin, Admin: u.Admin}, nil
+	return userFromClaims(claims), nil
 }
 
 func (c *Controller) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -246,6 +246,7 @@ func controllerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.RouterURL, "router-url", envOr("INGOT_ROUTER_URL", ""), "public router URL, shown to users")
 	cmd.Flags().StringVar(&o.DatabaseURL, "database-url", envOr("INGOT_DATABASE_URL", ""), "PostgreSQL URL (default: SQLite in the data dir)")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
+	addTokenFlags(cmd, &o)
 	return cmd
 }
 

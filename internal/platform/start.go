@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/ingot-paas/ingot/internal/blobstore"
 	"github.com/ingot-paas/ingot/internal/bus"
 	"github.com/ingot-paas/ingot/internal/controller"
+	"github.com/ingot-paas/ingot/internal/controller/auth"
 	"github.com/ingot-paas/ingot/internal/dea"
 	"github.com/ingot-paas/ingot/internal/healthmgr"
 	"github.com/ingot-paas/ingot/internal/logs"
@@ -167,6 +169,13 @@ type ControllerOptions struct {
 	MaxPackageBytes int64
 	MaxPackageFiles int
 	Log             *slog.Logger
+	// AccessTokenTTL and RefreshTokenTTL are token lifetimes (0 = 10m
+	// and 7 days).
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For login
+	// throttling believes; without them the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // StartController runs the Cloud Controller (with its log store) under p.
@@ -217,6 +226,9 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 		RouterURL:       o.RouterURL,
 		MaxPackageBytes: o.MaxPackageBytes,
 		MaxPackageFiles: o.MaxPackageFiles,
+		AccessTokenTTL:  o.AccessTokenTTL,
+		RefreshTokenTTL: o.RefreshTokenTTL,
+		UAA:             auth.ServerConfig{Limits: auth.LimitConfig{TrustedProxies: o.TrustedProxies}},
 	}, controller.Deps{Bus: b, Store: st, Blobs: blobs, Logs: logStore, Emitter: logs.NewEmitter(b, log)}, log)
 	if err != nil {
 		return nil, fmt.Errorf("controller: %w", err)

@@ -237,7 +237,13 @@ type User struct {
 	Username     string
 	Origin       string // "uaa"
 	PasswordHash string // bcrypt
-	Admin        bool
+	// Admin is legacy: admin is membership of the cloud_controller.admin
+	// group (GroupStore). Migration 0003 turned every Admin into a
+	// membership; nothing sets it any more.
+	Admin bool
+	// RevocationEpoch increases when the password changes or every token
+	// of the user is revoked; tokens carrying an older epoch are refused.
+	RevocationEpoch int64
 }
 
 // ListOptions filters a list. Empty slices mean "no filter". Results are
@@ -387,6 +393,10 @@ type Store interface {
 	ServicePlans() ServicePlanStore
 	ServiceInstances() ServiceInstanceStore
 	ServiceBindings() ServiceBindingStore
+	Groups() GroupStore
+	OAuthClients() OAuthClientStore
+	RevokedTokens() RevokedTokenStore
+	CCUsers() CCUserStore
 	// InTx runs f in one transaction: all of f's writes land, or none.
 	// The Store passed to f must be used for every access inside f.
 	InTx(ctx context.Context, f func(tx Store) error) error

@@ -7,7 +7,6 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -41,13 +40,35 @@ const (
 	UseRefresh = "refresh"
 )
 
-// ClientID is the only OAuth client: the cf CLI's public client.
+// ClientID is the built-in public client of the cf CLI (empty secret,
+// password and refresh_token grants).
 const ClientID = "cf"
+
+// Grant types.
+const (
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
 
 // Scopes granted to every user, and the admin scope.
 var (
-	UserScopes = []string{"openid", "cloud_controller.read", "cloud_controller.write", "uaa.user"}
+	UserScopes = []string{"openid", "cloud_controller.read", "cloud_controller.write", "uaa.user", "password.write"}
 	AdminScope = "cloud_controller.admin"
+	// AdminGroups are the groups the admin role is made of: the Cloud
+	// Controller admin, user management (SCIM) and UAA administration.
+	AdminGroups = []string{AdminScope, ScopeSCIMRead, ScopeSCIMWrite, ScopeUAAAdmin}
+)
+
+// UAA administration scopes.
+const (
+	ScopeSCIMRead  = "scim.read"
+	ScopeSCIMWrite = "scim.write"
+	ScopeUAAAdmin  = "uaa.admin"
+	// ScopeClientsWrite lets a client register OAuth clients.
+	ScopeClientsWrite = "clients.write"
+	// ScopeTokensRevoke lets a client revoke any token by jti.
+	ScopeTokensRevoke = "tokens.revoke"
 )
 
 // Claims are the JWT claims, shaped like UAA's.
@@ -62,18 +83,30 @@ type Claims struct {
 	ZoneID    string   `json:"zid"`
 	Revocable bool     `json:"revocable"`
 	Use       string   `json:"ingot_token_use"`
+	// Authorities are a client token's authorities (= its scopes).
+	Authorities []string `json:"authorities,omitempty"`
+	// Epoch and ClientEpoch are the user's and the client's revocation
+	// epochs when the token was issued; a later epoch revokes it.
+	Epoch       int64 `json:"ingot_rev_epoch,omitempty"`
+	ClientEpoch int64 `json:"ingot_client_rev_epoch,omitempty"`
 	jwt.RegisteredClaims
 }
 
-// IsAdmin reports whether the token carries the admin scope.
-func (c *Claims) IsAdmin() bool {
+// IsClient reports whether the token is a client's own (no user).
+func (c *Claims) IsClient() bool { return c.UserID == "" }
+
+// HasScope reports whether the token carries scope.
+func (c *Claims) HasScope(scope string) bool {
 	for _, s := range c.Scope {
-		if s == AdminScope {
+		if s == scope {
 			return true
 		}
 	}
 	return false
 }
+
+// IsAdmin reports whether the token carries the admin scope.
+func (c *Claims) IsAdmin() bool { return c.HasScope(AdminScope) }
 
 // LoadOrCreateKey reads the RSA signing key from dir, generating a
 // 2048-bit key (mode 0600) at first start.
@@ -167,41 +200,68 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Issuer signs and verifies tokens.
+// Issuer signs and verifies tokens with the keys of its keyring.
 type Issuer struct {
-	key        *rsa.PrivateKey
-	kid        string
+	keys       *Keyring
 	issuer     string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	now        func() time.Time
 }
 
-// NewIssuer makes an issuer; iss is the token endpoint URL.
+// NewIssuer makes an issuer signing with one key; iss is the token
+// endpoint URL.
 func NewIssuer(key *rsa.PrivateKey, iss string, accessTTL, refreshTTL time.Duration) *Issuer {
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	sum := sha256.Sum256(der)
-	return &Issuer{
-		key: key, kid: "key-" + hex.EncodeToString(sum[:6]), issuer: iss,
-		accessTTL: accessTTL, refreshTTL: refreshTTL, now: time.Now,
-	}
+	return NewKeyringIssuer(NewKeyring(key), iss, accessTTL, refreshTTL)
+}
+
+// NewKeyringIssuer makes an issuer signing with the keyring's active key
+// and verifying with any of its keys.
+func NewKeyringIssuer(keys *Keyring, iss string, accessTTL, refreshTTL time.Duration) *Issuer {
+	return &Issuer{keys: keys, issuer: iss, accessTTL: accessTTL, refreshTTL: refreshTTL, now: time.Now}
 }
 
 // SetClock replaces the clock (tests).
 func (i *Issuer) SetClock(now func() time.Time) { i.now = now }
 
-// KeyID is the kid of the signing key.
-func (i *Issuer) KeyID() string { return i.kid }
+// KeyID is the kid of the active signing key.
+func (i *Issuer) KeyID() string { return i.keys.ActiveKeyID() }
 
-// PublicKey is the verification key.
-func (i *Issuer) PublicKey() *rsa.PublicKey { return &i.key.PublicKey }
+// Keys is the issuer's keyring.
+func (i *Issuer) Keys() *Keyring { return i.keys }
+
+// PublicKey is the active verification key.
+func (i *Issuer) PublicKey() *rsa.PublicKey { return &i.keys.active().key.PublicKey }
+
+// MaxTokenTTL is the longest lifetime of any token the issuer signs.
+func (i *Issuer) MaxTokenTTL() time.Duration { return max(i.accessTTL, i.refreshTTL) }
 
 // Subject is who a token is for.
 type Subject struct {
 	UserID   string
 	UserName string
 	Origin   string
-	Admin    bool
+	// Admin adds AdminScope (when Groups does not already).
+	Admin bool
+	// Groups are the user's group memberships; each is a scope.
+	Groups []string
+	// Epoch is the user's revocation epoch.
+	Epoch int64
+}
+
+// Grant is the client side of an issue: which client asked, how, and what
+// it may receive.
+type Grant struct {
+	ClientID  string
+	GrantType string
+	// AllowedScopes bounds a user token's scopes; nil = no bound (the cf
+	// client).
+	AllowedScopes []string
+	// ClientEpoch is the client's revocation epoch.
+	ClientEpoch int64
+	// AccessTTL and RefreshTTL shorten the issuer's lifetimes when > 0.
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
 }
 
 // TokenResponse is /oauth/token's success body.
@@ -214,34 +274,79 @@ type TokenResponse struct {
 	JTI          string `json:"jti"`
 }
 
-// Issue makes an access and a refresh token for s.
+// Issue makes an access and a refresh token for s through the cf client.
 func (i *Issuer) Issue(s Subject, grantType string) (*TokenResponse, error) {
+	return i.IssueUser(s, Grant{ClientID: ClientID, GrantType: grantType})
+}
+
+// userScopes is what a user's token carries: the default user scopes and
+// the user's groups, bounded by the client's scopes.
+func userScopes(s Subject, allowed []string) []string {
 	scope := append([]string{}, UserScopes...)
-	if s.Admin {
-		scope = append(scope, AdminScope)
+	seen := map[string]bool{}
+	for _, sc := range scope {
+		seen[sc] = true
 	}
+	extra := append([]string{}, s.Groups...)
+	if s.Admin {
+		extra = append(extra, AdminScope)
+	}
+	for _, g := range extra {
+		if !seen[g] {
+			seen[g] = true
+			scope = append(scope, g)
+		}
+	}
+	if allowed == nil {
+		return scope
+	}
+	ok := map[string]bool{}
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	out := scope[:0]
+	for _, sc := range scope {
+		if ok[sc] {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func ttl(def, override time.Duration) time.Duration {
+	if override > 0 && override < def {
+		return override
+	}
+	return def
+}
+
+func newJTI() string { return strings.ReplaceAll(uuid.NewString(), "-", "") }
+
+// IssueUser makes an access and a refresh token for user s through g.
+func (i *Issuer) IssueUser(s Subject, g Grant) (*TokenResponse, error) {
+	scope := userScopes(s, g.AllowedScopes)
 	now := i.now()
-	jti := strings.ReplaceAll(uuid.NewString(), "-", "")
+	jti := newJTI()
+	accessTTL, refreshTTL := ttl(i.accessTTL, g.AccessTTL), ttl(i.refreshTTL, g.RefreshTTL)
 	base := Claims{
 		UserID: s.UserID, UserName: s.UserName, Origin: s.Origin,
-		ClientID: ClientID, CID: ClientID, Scope: scope, GrantType: grantType,
-		ZoneID: "uaa", Revocable: false,
+		ClientID: g.ClientID, CID: g.ClientID, Scope: scope, GrantType: g.GrantType,
+		ZoneID: "uaa", Revocable: true, Epoch: s.Epoch, ClientEpoch: g.ClientEpoch,
 	}
+	aud := jwt.ClaimStrings{"cloud_controller", "openid", g.ClientID}
 	access := base
 	access.Use = UseAccess
 	access.RegisteredClaims = jwt.RegisteredClaims{
-		ID: jti, Subject: s.UserID, Issuer: i.issuer,
-		Audience:  jwt.ClaimStrings{"cloud_controller", "openid", ClientID},
+		ID: jti, Subject: s.UserID, Issuer: i.issuer, Audience: aud,
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(i.accessTTL)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(accessTTL)),
 	}
 	refresh := base
 	refresh.Use = UseRefresh
 	refresh.RegisteredClaims = jwt.RegisteredClaims{
-		ID: jti + "-r", Subject: s.UserID, Issuer: i.issuer,
-		Audience:  jwt.ClaimStrings{"cloud_controller", "openid", ClientID},
+		ID: RefreshJTI(jti), Subject: s.UserID, Issuer: i.issuer, Audience: aud,
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(i.refreshTTL)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(refreshTTL)),
 	}
 	at, err := i.sign(&access)
 	if err != nil {
@@ -253,28 +358,67 @@ func (i *Issuer) Issue(s Subject, grantType string) (*TokenResponse, error) {
 	}
 	return &TokenResponse{
 		AccessToken: at, RefreshToken: rt, TokenType: "bearer",
-		ExpiresIn: int64(i.accessTTL / time.Second), Scope: strings.Join(scope, " "), JTI: jti,
+		ExpiresIn: int64(accessTTL / time.Second), Scope: strings.Join(scope, " "), JTI: jti,
 	}, nil
 }
 
+// IssueClient makes an access token (no refresh token) for the client
+// itself: its authorities are the scopes, and there is no user.
+func (i *Issuer) IssueClient(g Grant, authorities []string) (*TokenResponse, error) {
+	now := i.now()
+	jti := newJTI()
+	accessTTL := ttl(i.accessTTL, g.AccessTTL)
+	scope := append([]string{}, authorities...)
+	c := Claims{
+		ClientID: g.ClientID, CID: g.ClientID, Scope: scope, Authorities: scope, GrantType: GrantClientCredentials,
+		ZoneID: "uaa", Revocable: true, ClientEpoch: g.ClientEpoch, Use: UseAccess,
+		RegisteredClaims: jwt.RegisteredClaims{
+			ID: jti, Subject: g.ClientID, Issuer: i.issuer,
+			Audience:  jwt.ClaimStrings{g.ClientID},
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(accessTTL)),
+		},
+	}
+	at, err := i.sign(&c)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: at, TokenType: "bearer", ExpiresIn: int64(accessTTL / time.Second),
+		Scope: strings.Join(scope, " "), JTI: jti}, nil
+}
+
+// RefreshJTI is the jti of the refresh token issued with the access token
+// whose jti is jti; PairJTIs maps either back to both.
+func RefreshJTI(jti string) string { return jti + "-r" }
+
+// PairJTIs returns the access and refresh jtis of the pair jti belongs to.
+func PairJTIs(jti string) (access, refresh string) {
+	access = strings.TrimSuffix(jti, "-r")
+	return access, RefreshJTI(access)
+}
+
 func (i *Issuer) sign(c *Claims) (string, error) {
+	sk := i.keys.active()
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	t.Header["kid"] = i.kid
-	s, err := t.SignedString(i.key)
+	t.Header["kid"] = sk.kid
+	s, err := t.SignedString(sk.key)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}
 	return s, nil
 }
 
-// Verify checks a token's signature, issuer, expiry and use.
+// Verify checks a token's signature (by its kid, RS256 only), issuer,
+// expiry and use. It does not check revocation (see Server.VerifyAccess).
 func (i *Issuer) Verify(token, use string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid != i.kid {
+		kid, _ := t.Header["kid"].(string)
+		pub, ok := i.keys.publicKey(kid)
+		if !ok {
 			return nil, fmt.Errorf("unknown key id %q", kid)
 		}
-		return &i.key.PublicKey, nil
+		return pub, nil
 	},
 		jwt.WithValidMethods([]string{"RS256"}),
 		jwt.WithIssuer(i.issuer),
@@ -291,7 +435,13 @@ func (i *Issuer) Verify(token, use string) (*Claims, error) {
 	if c.Use != use {
 		return nil, fmt.Errorf("%w: not an %s token", ErrInvalidToken, use)
 	}
-	if c.UserID == "" {
+	if c.ID == "" {
+		return nil, fmt.Errorf("%w: no jti", ErrInvalidToken)
+	}
+	switch {
+	case c.UserID != "":
+	case c.GrantType == GrantClientCredentials && c.ClientID != "" && use == UseAccess:
+	default:
 		return nil, fmt.Errorf("%w: no user_id", ErrInvalidToken)
 	}
 	return &c, nil

@@ -19,7 +19,7 @@ var (
 	testKey *rsa.PrivateKey
 )
 
-func key(t *testing.T) *rsa.PrivateKey {
+func key(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	keyOnce.Do(func() {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -41,7 +41,7 @@ func TestIssueAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify access: %v", err)
 	}
-	if c.UserID != "u1" || c.UserName != "alice" || !c.IsAdmin() || c.ClientID != "cf" || c.Revocable {
+	if c.UserID != "u1" || c.UserName != "alice" || !c.IsAdmin() || c.ClientID != "cf" || !c.Revocable {
 		t.Fatalf("claims: %+v", c)
 	}
 	if _, err := iss.Verify(tr.RefreshToken, UseRefresh); err != nil {
@@ -146,11 +146,12 @@ func TestBearerToken(t *testing.T) {
 		tok     string
 		present bool
 	}{
-		"":             {"", false},
-		"bearer abc":   {"abc", true},
-		"Bearer  abc ": {"abc", true},
-		"Basic abc":    {"", true},
-		"bearerabc":    {"", true},
+		"":                  {"", false},
+		"bearer abc":        {"abc", true},
+		"Bearer  abc ":      {"abc", true},
+		"Basic abc":         {"", true},
+		"bearerabc":         {"", true},
+		"Bearer bearer abc": {"abc", true},
 	} {
 		tok, present := BearerToken(h)
 		if tok != want.tok || present != want.present {

@@ -162,6 +162,7 @@ var jobTable = &table[store.Job]{
 type userData struct {
 	PasswordHash string `json:"password_hash"`
 	Admin        bool   `json:"admin"`
+	Epoch        int64  `json:"revocation_epoch,omitempty"`
 }
 
 var userTable = &table[store.User]{
@@ -169,7 +170,7 @@ var userTable = &table[store.User]{
 	cols: []string{"origin", "username", "data"},
 	meta: func(r *store.User) *store.Meta { return &r.Meta },
 	values: func(r *store.User) ([]any, error) {
-		d, err := jsonCol(userData{PasswordHash: r.PasswordHash, Admin: r.Admin})
+		d, err := jsonCol(userData{PasswordHash: r.PasswordHash, Admin: r.Admin, Epoch: r.RevocationEpoch})
 		return []any{r.Origin, r.Username, d}, err
 	},
 	scan: func(r *store.User) ([]any, func() error) {
@@ -179,7 +180,7 @@ var userTable = &table[store.User]{
 			if err := fin(); err != nil {
 				return err
 			}
-			r.PasswordHash, r.Admin = d.PasswordHash, d.Admin
+			r.PasswordHash, r.Admin, r.RevocationEpoch = d.PasswordHash, d.Admin, d.Epoch
 			return nil
 		}
 	},

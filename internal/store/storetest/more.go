@@ -256,6 +256,7 @@ func testUser(t *testing.T, s store.Store) {
 	before := dev.Meta
 	dev.PasswordHash = "$2a$10$new"
 	dev.Admin = true
+	dev.RevocationEpoch = 2
 	mustNil(t, s.Users().Update(ctx, dev), "update user")
 	checkUpdatedMeta(t, before, dev.Meta)
 	got, err = s.Users().GetByName(ctx, "uaa", "dev")
