@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -150,8 +149,9 @@ type placeTask struct {
 	indices  []int
 	reason   string
 	// recheck counts the re-checks of indices found occupied: a health
-	// manager's restart can overtake the exit it answers (the two arrive
-	// on different subjects), so the crashed instance may still look live.
+	// manager's restart of a crash can overtake the exit it answers (the
+	// two arrive on different subjects), so the crashed instance may still
+	// look live.
 	recheck int
 }
 
@@ -220,7 +220,7 @@ func (c *Controller) place(ctx context.Context, t placeTask) {
 	gen := c.rt.generation(app.GUID)
 	var busy []int
 	defer func() {
-		if len(busy) > 0 && strings.HasPrefix(t.reason, "hm:") && t.recheck < maxRechecks {
+		if len(busy) > 0 && t.reason == "hm:"+messages.ReasonCrashed && t.recheck < maxRechecks {
 			again := t
 			again.indices, again.recheck = busy, t.recheck+1
 			c.goBackground(func(ctx context.Context) {
