@@ -322,7 +322,8 @@ func (c *Cluster) DEAByID(id string) *DEA {
 func (c *Cluster) DEAOf(in Instance) *DEA { return c.DEAByID(in.DEA) }
 
 // stopAll stops every component: the health manager first (so nothing is
-// restarted meanwhile), then DEAs, router and controller, NATS last; then
+// restarted meanwhile), then DEAs (killed with their instances), router
+// and controller, NATS last; then
 // it kills any instance process left behind and prints logs on failure.
 func (c *Cluster) stopAll() {
 	stage := func(ps ...*Proc) {
@@ -340,7 +341,17 @@ func (c *Cluster) stopAll() {
 		wg.Wait()
 	}
 	stage(c.HM)
-	stage(c.deaProcs()...)
+	// DEAs are killed, not stopped: a stopped `ingot dea` evacuates and
+	// would wait for replacements that no DEA will start now.
+	var wg sync.WaitGroup
+	for _, d := range c.DEAs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = d.KillHost()
+		}()
+	}
+	wg.Wait()
 	stage(c.Router, c.Controller)
 	if c.obs != nil {
 		c.obs.close()
