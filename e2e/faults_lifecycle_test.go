@@ -149,3 +149,42 @@ func TestFaultDEAEvacuation(t *testing.T) {
 		t.Errorf("evacuation: %d requests failed (%d ok)", res.Failed, res.OK)
 	}
 }
+
+// TestFaultHMTakeover: two health managers run; exactly one acts. When the
+// acting one is SIGKILLed, the standby takes the lease over within a few
+// seconds and heals a crash.
+func TestFaultHMTakeover(t *testing.T) {
+	c := cluster.Start(t, cluster.Options{DEAs: 1})
+	standby := c.AddHM()
+	guid := c.PushApp("hmt", 2)
+
+	acting := func(p *cluster.Proc) bool {
+		acq := p.Events("hm-lease-acquired", true)
+		lost := p.Events("hm-lease-lost", true)
+		return len(acq) > len(lost)
+	}
+	var leader, other *cluster.Proc
+	for deadline := time.Now().Add(20 * time.Second); leader == nil; time.Sleep(50 * time.Millisecond) {
+		a, b := acting(c.HM), acting(standby)
+		switch {
+		case a && b:
+			t.Fatal("both health managers acquired the lease")
+		case a:
+			leader, other = c.HM, standby
+		case b:
+			leader, other = standby, c.HM
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no health manager acquired the lease")
+		}
+	}
+	t.Logf("%s holds the lease; killing it", leader.Name)
+	c.Kill(leader)
+	killed := time.Now()
+	if _, err := other.WaitEvent("hm-lease-acquired", 20*time.Second); err != nil {
+		t.Fatalf("the standby did not take over: %v", err)
+	}
+	t.Logf("%s took the lease over %s after the kill", other.Name, time.Since(killed).Round(time.Millisecond))
+	healed := healCrash(t, c, "hmt", guid, 0)
+	t.Logf("a crash was healed by the new holder in %s", healed.Round(time.Millisecond))
+}

@@ -76,6 +76,8 @@ type Cluster struct {
 	RouterURL  string
 
 	NATS, Controller, Router, HM *Proc
+	// StandbyHMs are extra health managers (AddHM): one of all acts.
+	StandbyHMs []*Proc
 	DEAs                         []*DEA
 
 	API       *client.Client
@@ -198,6 +200,20 @@ func (c *Cluster) newDEA(i int) *DEA {
 	d := &DEA{Proc: c.newProc(fmt.Sprintf("dea%d", i), c.Bin, dir, args...)}
 	c.mustStart(d.Proc)
 	return d
+}
+
+// AddHM starts one more health manager (named hm-N as a lease holder)
+// and waits until it runs.
+func (c *Cluster) AddHM() *Proc {
+	c.tb.Helper()
+	n := len(c.StandbyHMs) + 1
+	p := c.newProc(fmt.Sprintf("healthmgr%d", n), c.Bin, "", c.args("healthmgr", "healthmgr", "--id", fmt.Sprintf("hm-%d", n))...)
+	c.StandbyHMs = append(c.StandbyHMs, p)
+	c.mustStart(p)
+	if _, err := p.WaitEvent("health-manager-started", 60*time.Second); err != nil {
+		c.tb.Fatal(err)
+	}
+	return p
 }
 
 // AddDEA starts one more DEA (a fresh data dir) and waits until it runs.
@@ -340,7 +356,7 @@ func (c *Cluster) stopAll() {
 		}
 		wg.Wait()
 	}
-	stage(c.HM)
+	stage(append([]*Proc{c.HM}, c.StandbyHMs...)...)
 	// DEAs are killed, not stopped: a stopped `ingot dea` evacuates and
 	// would wait for replacements that no DEA will start now.
 	var wg sync.WaitGroup
