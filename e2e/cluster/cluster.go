@@ -78,7 +78,7 @@ type Cluster struct {
 	NATS, Controller, Router, HM *Proc
 	// StandbyHMs are extra health managers (AddHM): one of all acts.
 	StandbyHMs []*Proc
-	DEAs                         []*DEA
+	DEAs       []*DEA
 
 	API       *client.Client
 	SpaceGUID string
