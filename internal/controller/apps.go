@@ -69,6 +69,9 @@ func (c *Controller) listApps(w http.ResponseWriter, r *http.Request) error {
 		}
 		spaceGUIDs = intersect(spaceGUIDs, ids)
 	}
+	if spaceGUIDs, err = c.restrictSpaces(r.Context(), spaceGUIDs); err != nil {
+		return err
+	}
 	opt := store.ListOptions{Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), SpaceGUIDs: spaceGUIDs, States: filterValues(q, "states")}
 	var apps []*store.App
 	if spaceGUIDs == nil || len(spaceGUIDs) > 0 {
@@ -225,6 +228,9 @@ func (c *Controller) createApp(w http.ResponseWriter, r *http.Request) error {
 	if _, err := c.deps.Store.Spaces().Get(r.Context(), spaceGUID); err != nil {
 		return orUnprocessable(err, "Invalid space. Ensure that the space exists and you have access to it.")
 	}
+	if err := c.checkSpace(r, spaceGUID, apierr.Unprocessable("%s", msgInvalidSpace)); err != nil {
+		return err
+	}
 	env, err := envValues(b.EnvironmentVariables, false)
 	if err != nil {
 		return err
@@ -257,7 +263,11 @@ func (c *Controller) createAppRecords(ctx context.Context, st store.Store, a *st
 		if err := tx.Apps().Create(ctx, a); err != nil {
 			return err
 		}
-		return tx.Processes().Create(ctx, c.newProcess(a.GUID, "web"))
+		if err := tx.Processes().Create(ctx, c.newProcess(a.GUID, "web")); err != nil {
+			return err
+		}
+		return c.recordEvent(ctx, tx, eventAppCreate, c.appTarget(ctx, tx, a),
+			map[string]any{"request": map[string]any{"name": a.Name, "state": a.State, "environment_variables": privateData}})
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return apierr.Unprocessable("App with the name '%s' already exists.", a.Name)
@@ -312,6 +322,7 @@ func (c *Controller) updateApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s", a.GUID)
+	c.noteEvent(r.Context(), eventAppUpdate, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"name": a.Name}})
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
@@ -321,6 +332,7 @@ func (c *Controller) deleteApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	guid := a.GUID
+	c.noteEvent(r.Context(), eventAppDeleteRequest, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"recursive": true}})
 	return c.runJob(w, r, "app.delete", "app", guid, func(ctx context.Context) ([]string, error) {
 		return nil, c.deleteAppNow(ctx, guid)
 	})
@@ -517,6 +529,7 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 	}
 	sort.Strings(names)
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"environment_variables\"=>\"[PRIVATE DATA HIDDEN: %s]\"})", a.GUID, strings.Join(names, ", "))
+	c.noteEvent(r.Context(), eventAppUpdate, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"environment_variables": privateData}})
 	return writeJSON(w, http.StatusOK, c.envVarsJSON(a))
 }
 
@@ -526,12 +539,13 @@ func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
 		a.State = store.AppStarted
-		return nil
+		return c.checkStartQuota(r.Context(), a)
 	})
 	if err != nil {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STARTED\"})", a.GUID)
+	c.noteEvent(r.Context(), eventAppStart, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	c.placeAllAfterStops(a.GUID, a.DropletGUID, "start")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
@@ -546,6 +560,7 @@ func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.stopAllInstances(a.GUID)
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STOPPED\"})", a.GUID)
+	c.noteEvent(r.Context(), eventAppStop, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
@@ -557,7 +572,7 @@ func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 		}
 		wasStarted = a.State == store.AppStarted
 		a.State = store.AppStarted
-		return nil
+		return c.checkStartQuota(r.Context(), a)
 	})
 	if err != nil {
 		return err
@@ -568,6 +583,7 @@ func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 		c.stopKnownInstances(a.GUID)
 	}
 	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
+	c.noteEvent(r.Context(), eventAppRestart, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	c.placeAllAfterStops(a.GUID, a.DropletGUID, "restart")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }

@@ -286,6 +286,9 @@ func (c *Controller) seed(ctx context.Context) error {
 	if _, err := c.ensureSpace(ctx, org.GUID, c.cfg.DefaultSpace); err != nil {
 		return err
 	}
+	if err := c.ensureDefaultOrgQuota(ctx); err != nil {
+		return err
+	}
 	if c.cfg.AdminPassword != "" {
 		_, err := st.Users().GetByName(ctx, "uaa", c.cfg.AdminUsername)
 		if errors.Is(err, store.ErrNotFound) {

@@ -33,7 +33,12 @@ const maxJSONBody = 1 << 20
 
 func (c *Controller) routes() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, mode authMode, f apiHandler) { mux.Handle(pattern, c.wrap(mode, f)) }
+	h := func(pattern string, mode authMode, f apiHandler) {
+		if mode == authBearer {
+			f = c.guard(pattern, f) // routeRules (permissions.go)
+		}
+		mux.Handle(pattern, c.wrap(mode, f))
+	}
 
 	// Root, UAA and log-cache.
 	h("GET /{$}", authNone, c.getRoot)
@@ -62,7 +67,6 @@ func (c *Controller) routes() http.Handler {
 	h("POST /v3/spaces/{guid}/manifest_diff", authBearer, c.manifestDiff)
 	h("GET /v3/domains", authBearer, c.listDomains)
 	h("GET /v3/domains/{guid}", authBearer, c.getDomain)
-	h("POST /v3/roles", authBearer, c.createRole)
 
 	// Apps.
 	h("GET /v3/apps", authBearer, c.listApps)
@@ -126,6 +130,9 @@ func (c *Controller) routes() http.Handler {
 	// Services.
 	c.serviceRoutes(h)
 
+	// Roles, users, quotas, audit events.
+	c.tenancyRoutes(h)
+
 	// Jobs.
 	h("GET /v3/jobs/{guid}", authBearer, c.getJob)
 
@@ -167,12 +174,9 @@ func (c *Controller) wrap(mode authMode, f apiHandler) http.Handler {
 				apierr.Write(w, aerr)
 				return
 			}
-			// Roles come later: for now only admins may use the API.
-			if !u.Admin {
-				apierr.Write(w, apierr.NotAuthorized())
-				return
-			}
-			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+			ctx := context.WithValue(r.Context(), userKey{}, u)
+			ctx = context.WithValue(ctx, authzKey{}, newAuthorizer(c.deps.Store, u))
+			r = r.WithContext(ctx)
 		case authSigned:
 			if err := c.verifySignature(r.Method, r.URL.Path, r.URL.Query(), time.Now()); err != nil {
 				c.log.Info("blob-url-rejected", "path", r.URL.Path, "error", err)
@@ -206,7 +210,7 @@ func (c *Controller) authenticate(r *http.Request) (*currentUser, *apierr.Error)
 		}
 		return nil, apierr.InvalidAuthToken()
 	}
-	return &currentUser{GUID: u.GUID, Name: u.Username, Origin: u.Origin, Admin: u.Admin}, nil
+	return &currentUser{GUID: u.GUID, Name: u.Username, Origin: u.Origin, Admin: claims.IsAdmin()}, nil
 }
 
 func (c *Controller) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/ingot-paas/ingot/internal/controller/apierr"
 	"github.com/ingot-paas/ingot/internal/controller/presenters"
@@ -59,7 +59,11 @@ func (c *Controller) listOrgs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	orgs, err := c.deps.Store.Orgs().List(r.Context(), store.ListOptions{Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids")})
+	visible, all, err := c.readableOrgs(r.Context())
+	if err != nil {
+		return err
+	}
+	orgs, err := c.deps.Store.Orgs().List(r.Context(), store.ListOptions{Names: filterValues(q, "names"), GUIDs: restrict(filterValues(q, "guids"), visible, all)})
 	if err != nil {
 		return err
 	}
@@ -100,6 +104,8 @@ func (c *Controller) createOrg(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	c.noteEvent(r.Context(), eventOrgCreate, eventTarget{guid: o.GUID, typ: "organization", name: o.Name, org: o.GUID},
+		map[string]any{"request": map[string]any{"name": o.Name}})
 	return writeJSON(w, http.StatusCreated, c.pres.Org(o))
 }
 
@@ -144,8 +150,12 @@ func (c *Controller) listSpaces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	visible, err := c.restrictSpaces(r.Context(), filterValues(q, "guids"))
+	if err != nil {
+		return err
+	}
 	spaces, err := c.deps.Store.Spaces().List(r.Context(), store.ListOptions{
-		Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), OrgGUIDs: filterValues(q, "organization_guids"),
+		Names: filterValues(q, "names"), GUIDs: visible, OrgGUIDs: filterValues(q, "organization_guids"),
 	})
 	if err != nil {
 		return err
@@ -219,6 +229,9 @@ func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	if err := c.checkOrg(r, orgGUID, apierr.Unprocessable("%s", msgInvalidOrg)); err != nil {
+		return err
+	}
 	s := &store.Space{Meta: store.Meta{GUID: newGUID()}, Name: *b.Name, OrgGUID: orgGUID}
 	if err := c.deps.Store.Spaces().Create(r.Context(), s); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
@@ -226,6 +239,8 @@ func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	c.noteEvent(r.Context(), eventSpaceCreate, eventTarget{guid: s.GUID, typ: "space", name: s.Name, space: s.GUID, org: s.OrgGUID},
+		map[string]any{"request": map[string]any{"name": s.Name}})
 	return writeJSON(w, http.StatusCreated, c.pres.Space(s))
 }
 
@@ -272,6 +287,17 @@ func (c *Controller) listDomains(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
+	}
+	if orgs, all, err := c.readableOrgs(r.Context()); err != nil {
+		return err
+	} else if !all {
+		kept := ds[:0]
+		for _, d := range ds {
+			if d.OrgGUID == "" || slices.Contains(orgs, d.OrgGUID) {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
 	}
 	return c.writeDomains(w, r, lp, ds)
 }
@@ -360,80 +386,6 @@ func (c *Controller) getOrgDefaultDomain(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	return writeJSON(w, http.StatusOK, c.pres.Domain(d))
-}
-
-var roleTypes = map[string]bool{
-	"organization_user": true, "organization_auditor": true, "organization_manager": true,
-	"organization_billing_manager": true, "space_auditor": true, "space_developer": true,
-	"space_manager": true, "space_supporter": true,
-}
-
-type roleBody struct {
-	Type          string `json:"type"`
-	Relationships struct {
-		User struct {
-			Data *struct {
-				GUID     string `json:"guid"`
-				Username string `json:"username"`
-				Origin   string `json:"origin"`
-			} `json:"data"`
-		} `json:"user"`
-		Organization relBody `json:"organization"`
-		Space        relBody `json:"space"`
-	} `json:"relationships"`
-}
-
-// createRole serves POST /v3/roles. Role assignments are validated and
-// acknowledged; they are not stored yet because every user is an admin
-// until roles arrive.
-func (c *Controller) createRole(w http.ResponseWriter, r *http.Request) error {
-	var b roleBody
-	if err := decodeJSON(w, r, &b); err != nil {
-		return err
-	}
-	if !roleTypes[b.Type] {
-		return apierr.Unprocessable("Type must be one of the allowed types [organization_auditor, organization_manager, organization_billing_manager, organization_user, space_auditor, space_manager, space_developer, space_supporter]")
-	}
-	orgGUID, spaceGUID := b.Relationships.Organization.guid(), b.Relationships.Space.guid()
-	if strings.HasPrefix(b.Type, "organization_") {
-		if orgGUID == "" {
-			return apierr.Unprocessable("Relationships Organization is required for an organization role")
-		}
-		if _, err := c.deps.Store.Orgs().Get(r.Context(), orgGUID); err != nil {
-			return orUnprocessable(err, "Invalid organization. Ensure the organization exists and you have access to it.")
-		}
-		spaceGUID = ""
-	} else {
-		if spaceGUID == "" {
-			return apierr.Unprocessable("Relationships Space is required for a space role")
-		}
-		if _, err := c.deps.Store.Spaces().Get(r.Context(), spaceGUID); err != nil {
-			return orUnprocessable(err, "Invalid space. Ensure that the space exists and you have access to it.")
-		}
-		orgGUID = ""
-	}
-	ud := b.Relationships.User.Data
-	if ud == nil {
-		return apierr.Unprocessable("Relationships User is required")
-	}
-	var (
-		u   *store.User
-		err error
-	)
-	if ud.GUID != "" {
-		u, err = c.deps.Store.Users().Get(r.Context(), ud.GUID)
-	} else {
-		origin := ud.Origin
-		if origin == "" {
-			origin = "uaa"
-		}
-		u, err = c.deps.Store.Users().GetByName(r.Context(), origin, ud.Username)
-	}
-	if err != nil {
-		return orUnprocessable(err, "Invalid user. Ensure that the user exists and you have access to it.")
-	}
-	now := presenters.Time(time.Now())
-	return writeJSON(w, http.StatusCreated, c.pres.Role(newGUID(), b.Type, u.GUID, orgGUID, spaceGUID, now))
 }
 
 func orUnprocessable(err error, msg string) error {

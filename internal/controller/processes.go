@@ -96,6 +96,9 @@ func (c *Controller) listProcesses(w http.ResponseWriter, r *http.Request) error
 		}
 		appGUIDs = intersect(appGUIDs, ids)
 	}
+	if appGUIDs, err = c.restrictApps(r.Context(), appGUIDs); err != nil {
+		return err
+	}
 	var procs []*store.Process
 	if appGUIDs == nil || len(appGUIDs) > 0 {
 		procs, err = c.deps.Store.Processes().List(r.Context(), store.ListOptions{
@@ -337,6 +340,9 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 		if b.DiskInMB != nil {
 			p.DiskMB = *b.DiskInMB
 		}
+		if err := c.checkScaleQuota(ctx, p); err != nil {
+			return nil, err
+		}
 		err = c.deps.Store.Processes().Update(ctx, p)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
@@ -357,6 +363,19 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 		parts = append(parts, fmt.Sprintf("\"disk_in_mb\"=>%d", *b.DiskInMB))
 	}
 	c.apiLog(p.AppGUID, "Scaling process %q of app %s ({%s})", p.Type, p.AppGUID, strings.Join(parts, ", "))
+	if a, err := c.deps.Store.Apps().Get(ctx, p.AppGUID); err == nil {
+		req := map[string]any{"type": p.Type}
+		if b.Instances != nil {
+			req["instances"] = *b.Instances
+		}
+		if b.MemoryInMB != nil {
+			req["memory_in_mb"] = *b.MemoryInMB
+		}
+		if b.DiskInMB != nil {
+			req["disk_in_mb"] = *b.DiskInMB
+		}
+		c.noteEvent(ctx, eventAppScale, c.appTarget(ctx, c.deps.Store, a), map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": req})
+	}
 	c.adjustInstances(ctx, p, oldCount)
 	return p, nil
 }
