@@ -81,6 +81,10 @@ type Controller struct {
 
 	svc *services
 
+	// bearerRoutes are the patterns of the token-authenticated routes
+	// (each guarded by its routeRules entry).
+	bearerRoutes []string
+
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 }

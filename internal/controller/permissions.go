@@ -201,6 +201,7 @@ func ruleFor(pattern string) rule {
 // guard enforces the route's rule before f runs.
 func (c *Controller) guard(pattern string, f apiHandler) apiHandler {
 	rl := ruleFor(pattern)
+	c.bearerRoutes = append(c.bearerRoutes, pattern)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := context.WithValue(r.Context(), ruleKey{}, rl)
 		r = r.WithContext(ctx)
