@@ -253,6 +253,17 @@ func (c *Controller) listRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if filterValues(q, "organization_guids") != nil {
+		// Like CF, organization_guids selects organization roles only
+		// (space roles keep their org for lookups).
+		kept := roles[:0]
+		for _, ro := range roles {
+			if ro.SpaceGUID == "" {
+				kept = append(kept, ro)
+			}
+		}
+		roles = kept
+	}
 	az := authzFrom(ctx)
 	if !az.admin() {
 		if err := az.load(ctx); err != nil {
