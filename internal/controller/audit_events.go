@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
+	"time"
 
 	"github.com/ingot-paas/ingot/internal/store"
 )
@@ -90,7 +90,74 @@ func (c *Controller) eventVisible(ctx context.Context, e *store.AuditEvent) (boo
 	case e.OrgGUID != "":
 		return az.orgRoles[e.OrgGUID].has(bitOrgManager | bitOrgAuditor), nil
 	}
-	return e.ActorGUID == az.user.GUID && e.TargetType == "user", nil
+	return false, nil
+}
+
+// listVisibleEvents lists events narrowed, for non-admins, to the spaces
+// they see and the orgs they manage or audit (eventVisible still decides
+// each event).
+func (c *Controller) listVisibleEvents(ctx context.Context, opt store.ListOptions) ([]*store.AuditEvent, error) {
+	st := c.deps.Store.AuditEvents()
+	az := authzFrom(ctx)
+	if az.admin() {
+		return st.List(ctx, opt)
+	}
+	if err := az.load(ctx); err != nil {
+		return nil, err
+	}
+	spaceOpt := opt
+	var err error
+	if spaceOpt.SpaceGUIDs, err = c.restrictSpaces(ctx, opt.SpaceGUIDs); err != nil {
+		return nil, err
+	}
+	out, err := st.List(ctx, spaceOpt)
+	if err != nil {
+		return nil, err
+	}
+	var orgs []string
+	for o, roles := range az.orgRoles {
+		if roles.has(bitOrgManager | bitOrgAuditor) {
+			orgs = append(orgs, o)
+		}
+	}
+	if len(orgs) == 0 || opt.SpaceGUIDs != nil {
+		return out, nil
+	}
+	orgOpt := opt
+	orgOpt.OrgGUIDs = restrict(opt.OrgGUIDs, orgs, false)
+	orgEvents, err := st.List(ctx, orgOpt)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range orgEvents {
+		if e.SpaceGUID == "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// auditEventRetention is how long events are kept (CF's default cutoff).
+const auditEventRetention = 31 * 24 * time.Hour
+
+// pruneAuditEvents deletes events older than the retention, hourly.
+func (c *Controller) pruneAuditEvents(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := c.deps.Store.AuditEvents().DeleteBefore(ctx, time.Now().Add(-auditEventRetention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			c.log.Warn("audit-event-prune-failed", "error", err)
+		case n > 0:
+			c.log.Info("audit-events-pruned", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func auditEventMeta(e *store.AuditEvent) *store.Meta { return &e.Meta }
@@ -105,7 +172,7 @@ func (c *Controller) listAuditEvents(w http.ResponseWriter, r *http.Request) err
 	opt := store.ListOptions{GUIDs: filterValues(q, "guids"), Types: filterValues(q, "types"),
 		TargetGUIDs: filterValues(q, "target_guids"), SpaceGUIDs: filterValues(q, "space_guids"),
 		OrgGUIDs: filterValues(q, "organization_guids")}
-	events, err := c.deps.Store.AuditEvents().List(r.Context(), opt)
+	events, err := c.listVisibleEvents(r.Context(), opt)
 	if err != nil {
 		return err
 	}
@@ -130,27 +197,6 @@ func (c *Controller) getAuditEvent(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, c.pres.AuditEvent(e))
 }
 
-// sortedKeys returns m's keys in order (for deterministic event data).
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // privateData hides values (environment variables) in event data as CF
 // does.
 const privateData = "[PRIVATE DATA HIDDEN]"
-
-// inTxWithEvent runs change and records the event in one transaction.
-func (c *Controller) inTxWithEvent(ctx context.Context, change func(tx store.Store) (eventTarget, error), typ string, data map[string]any) error {
-	return c.deps.Store.InTx(ctx, func(tx store.Store) error {
-		t, err := change(tx)
-		if err != nil {
-			return err
-		}
-		return c.recordEvent(ctx, tx, typ, t, data)
-	})
-}

@@ -191,6 +191,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.goBackground(c.placeWorker)
 	}
 	c.goBackground(c.janitor)
+	c.goBackground(c.pruneAuditEvents)
 	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
 	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)

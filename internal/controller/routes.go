@@ -300,6 +300,8 @@ func (c *Controller) deleteRoute(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	guid := rt.GUID
+	c.noteEvent(r.Context(), eventRouteDelete, eventTarget{guid: rt.GUID, typ: "route", name: rt.Host, space: rt.SpaceGUID,
+		org: c.orgOf(r.Context(), c.deps.Store, rt.SpaceGUID)}, map[string]any{"request": map[string]any{"recursive": true}})
 	return c.runJob(w, r, "route.delete", "route", guid, func(ctx context.Context) ([]string, error) {
 		dests, err := c.deps.Store.Destinations().List(ctx, store.ListOptions{RouteGUIDs: []string{guid}})
 		if err != nil {

@@ -178,6 +178,23 @@ func (c *Controller) getServiceOffering(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return notFound(err, "Service offering")
 	}
+	if !authzFrom(r.Context()).admin() {
+		v, err := c.loadCatalog(r.Context())
+		if err != nil {
+			return err
+		}
+		sees, err := c.callerSeesPlan(r.Context(), v)
+		if err != nil {
+			return err
+		}
+		visible := false
+		for _, p := range v.plans {
+			visible = visible || (p.OfferingGUID == o.GUID && sees(p))
+		}
+		if !visible {
+			return apierr.NotFound("Service offering")
+		}
+	}
 	return writeJSON(w, http.StatusOK, c.pres.ServiceOffering(o))
 }
 

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Role types (CF v3).
 const (
@@ -129,4 +132,7 @@ type AuditEventStore interface {
 	Create(ctx context.Context, e *AuditEvent) error
 	Get(ctx context.Context, guid string) (*AuditEvent, error)
 	List(ctx context.Context, opt ListOptions) ([]*AuditEvent, error) // GUIDs, Types, TargetGUIDs, SpaceGUIDs, OrgGUIDs
+	// DeleteBefore deletes the events created before cutoff and returns
+	// how many it deleted.
+	DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }

@@ -1,6 +1,10 @@
 package sqlstore
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -126,5 +130,19 @@ func (s *Store) QuotaAssignments() store.QuotaAssignmentStore {
 	return crud[store.QuotaAssignment]{s, quotaAssignmentTable}
 }
 func (s *Store) AuditEvents() store.AuditEventStore {
-	return crud[store.AuditEvent]{s, auditEventTable}
+	return auditEventStore{crud[store.AuditEvent]{s, auditEventTable}}
+}
+
+type auditEventStore struct{ crud[store.AuditEvent] }
+
+func (x auditEventStore) DeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := x.s.exec(ctx, "DELETE FROM audit_events WHERE created_at < ?", toNanos(cutoff.UTC()))
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete audit events: %w", err)
+	}
+	return n, nil
 }

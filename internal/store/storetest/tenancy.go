@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/ingot-paas/ingot/internal/store"
 )
@@ -121,4 +122,13 @@ func testAuditEvent(t *testing.T, s store.Store) {
 	mustEqual(t, list(store.ListOptions{Types: []string{"audit.app.start"}}), []string{e2.GUID}, "events by type")
 	mustEqual(t, list(store.ListOptions{SpaceGUIDs: []string{space}}), []string{e1.GUID, e2.GUID}, "events by space")
 	mustEqual(t, list(store.ListOptions{OrgGUIDs: []string{org}}), []string{e1.GUID, e2.GUID, e3.GUID}, "events by org")
+
+	old := &store.AuditEvent{Meta: store.Meta{GUID: newGUID(), CreatedAt: time.Now().Add(-40 * 24 * time.Hour)}, Type: "audit.app.create", TargetGUID: app}
+	mustNil(t, s.AuditEvents().Create(ctx, old), "create old event")
+	n, err := s.AuditEvents().DeleteBefore(ctx, time.Now().Add(-31*24*time.Hour))
+	mustNil(t, err, "delete old events")
+	if n != 1 {
+		t.Fatalf("deleted %d old events, want 1", n)
+	}
+	mustEqual(t, list(store.ListOptions{TargetGUIDs: []string{app}}), []string{e1.GUID, e2.GUID}, "events after pruning")
 }
