@@ -149,13 +149,11 @@ func (a *authorizer) load(ctx context.Context) error {
 // orgOfSpace returns the org of a space, caching it; ErrNotFound when the
 // space does not exist.
 func (a *authorizer) orgOfSpace(ctx context.Context, spaceGUID string) (string, error) {
-	if a != nil {
-		a.mu.Lock()
-		org, ok := a.spaceOrg[spaceGUID]
-		a.mu.Unlock()
-		if ok {
-			return org, nil
-		}
+	a.mu.Lock()
+	org, ok := a.spaceOrg[spaceGUID]
+	a.mu.Unlock()
+	if ok {
+		return org, nil
 	}
 	s, err := a.st.Spaces().Get(ctx, spaceGUID)
 	if err != nil {
@@ -193,6 +191,8 @@ func (a *authorizer) canSeeOrg(org string) bool {
 	if a.admin() || a.orgRoles[org] != 0 {
 		return true
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for s, o := range a.spaceOrg {
 		if o == org && a.spaceRoles[s] != 0 {
 			return true
@@ -259,6 +259,16 @@ func (a *authorizer) check(ctx context.Context, p permission, t target) error {
 	}
 	if !a.allows(p, t) {
 		return apierr.NotAuthorized()
+	}
+	if p >= permManageApps && t.org != "" {
+		// As in CF, nothing but reading happens in a suspended org.
+		o, err := a.st.Orgs().Get(ctx, t.org)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("get org: %w", err)
+		}
+		if o != nil && o.Suspended {
+			return apierr.NotAuthorized()
+		}
 	}
 	return nil
 }
@@ -371,6 +381,8 @@ func (c *Controller) readableOrgs(ctx context.Context) (guids []string, all bool
 			set[o] = true
 		}
 	}
+	az.mu.Lock()
+	defer az.mu.Unlock()
 	for s, o := range az.spaceOrg {
 		if az.spaceRoles[s] != 0 {
 			set[o] = true

@@ -211,3 +211,72 @@ func TestAuditEvents(t *testing.T) {
 		t.Fatalf("start events after a refused start: %d", len(l.Resources))
 	}
 }
+
+func TestSuspendedOrgIsReadOnly(t *testing.T) {
+	h := newHarness(t)
+	org := h.createOrg("sus-org")
+	space := h.createSpace(org, "sus-space")
+	app := h.createAppIn(space, "sus-app")
+	dev := h.newUser("sus-dev")
+	h.grant(dev, store.RoleSpaceDeveloper, org, space)
+	h.do("PATCH", "/v3/organizations/"+org, map[string]any{"suspended": true}, 200, nil)
+	if status, _ := h.as(dev, "GET", "/v3/apps/"+app+"/env", nil); status != 200 {
+		t.Fatalf("read env in a suspended org: %d", status)
+	}
+	if status, _ := h.as(dev, "PATCH", "/v3/apps/"+app, map[string]any{"name": "renamed"}); status != 403 {
+		t.Fatalf("write in a suspended org: %d", status)
+	}
+	h.do("PATCH", "/v3/apps/"+app, map[string]any{"name": "renamed"}, 200, nil) // admins may
+}
+
+func TestMarketplaceVisibility(t *testing.T) {
+	b := newBadBroker(t)
+	h := newHarness(t, fastBrokerPolls)
+	h.registerBroker("flaky", b.srv.URL, "u", "p")
+	plan := h.planGUID("flaky", "ok")
+	var p struct {
+		Relationships struct {
+			ServiceOffering struct{ Data ref } `json:"service_offering"`
+		} `json:"relationships"`
+	}
+	h.do("GET", "/v3/service_plans/"+plan, nil, 200, &p)
+	offering := p.Relationships.ServiceOffering.Data.GUID
+	org := h.createOrg("mk-org")
+	space := h.createSpace(org, "mk-space")
+	dev := h.newUser("mk-dev")
+	h.grant(dev, store.RoleSpaceDeveloper, org, space)
+	count := func(path string) int {
+		t.Helper()
+		status, data := h.as(dev, "GET", path, nil)
+		var l list[ref]
+		if status != 200 || json.Unmarshal(data, &l) != nil {
+			t.Fatalf("GET %s: %d %s", path, status, data)
+		}
+		return l.Pagination.TotalResults
+	}
+	if n := count("/v3/service_plans"); n != 5 {
+		t.Fatalf("public plans seen by a developer: %d", n)
+	}
+	// Restricted to another org: the developer no longer sees it.
+	other := h.createOrg("mk-other")
+	h.do("PATCH", "/v3/service_plans/"+plan+"/visibility", map[string]any{"type": "organization",
+		"organizations": []map[string]string{{"guid": other}}}, 200, nil)
+	if n := count("/v3/service_plans"); n != 4 {
+		t.Fatalf("plans seen after restricting one: %d", n)
+	}
+	if status, _ := h.as(dev, "GET", "/v3/service_plans/"+plan, nil); status != 404 {
+		t.Fatalf("a hidden plan: %d", status)
+	}
+	if status, _ := h.as(dev, "GET", "/v3/service_offerings/"+offering, nil); status != 200 {
+		t.Fatalf("an offering with visible plans: %d", status)
+	}
+	if status, _ := h.as(dev, "GET", "/v3/service_brokers", nil); status != 403 {
+		t.Fatalf("brokers as a developer: %d", status)
+	}
+	// Visible to the developer's org again.
+	h.do("PATCH", "/v3/service_plans/"+plan+"/visibility", map[string]any{"type": "organization",
+		"organizations": []map[string]string{{"guid": org}}}, 200, nil)
+	if status, _ := h.as(dev, "GET", "/v3/service_plans/"+plan, nil); status != 200 {
+		t.Fatalf("a plan visible to the developer's org: %d", status)
+	}
+}
