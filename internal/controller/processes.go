@@ -340,10 +340,16 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 		if b.DiskInMB != nil {
 			p.DiskMB = *b.DiskInMB
 		}
-		if err := c.checkScaleQuota(ctx, p); err != nil {
+		// The quota check and the write share a transaction.
+		err = c.deps.Store.InTx(ctx, func(tx store.Store) error {
+			if err := c.checkScaleQuota(ctx, tx, p); err != nil {
+				return err
+			}
+			return tx.Processes().Update(ctx, p)
+		})
+		if apierr.As(err) != nil {
 			return nil, err
 		}
-		err = c.deps.Store.Processes().Update(ctx, p)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
 		}

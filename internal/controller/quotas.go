@@ -302,14 +302,14 @@ func (c *Controller) checkStartQuota(ctx context.Context, a *store.App) error {
 
 // checkScaleQuota checks a process about to be written with new instances
 // or memory, when its app is started.
-func (c *Controller) checkScaleQuota(ctx context.Context, p *store.Process) error {
-	a, err := c.deps.Store.Apps().Get(ctx, p.AppGUID)
+func (c *Controller) checkScaleQuota(ctx context.Context, st store.Store, p *store.Process) error {
+	a, err := st.Apps().Get(ctx, p.AppGUID)
 	if err != nil {
 		return notFound(err, "Process")
 	}
-	procs, err := processesWith(ctx, c.deps.Store, a.GUID, p)
+	procs, err := processesWith(ctx, st, a.GUID, p)
 	if err != nil {
 		return err
 	}
-	return c.checkAppQuota(ctx, c.deps.Store, a, procs)
+	return c.checkAppQuota(ctx, st, a, procs)
 }
