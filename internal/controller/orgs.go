@@ -67,7 +67,11 @@ func (c *Controller) listOrgs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writePage(c, w, r, lp, orgs, orgMeta, orgName, c.pres.Org)
+	refs, err := c.loadQuotaRefs(r.Context())
+	if err != nil {
+		return err
+	}
+	return writePage(c, w, r, lp, orgs, orgMeta, orgName, func(o *store.Org) *presenters.Org { return c.presentOrg(refs, o) })
 }
 
 func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
@@ -75,7 +79,7 @@ func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, c.pres.Org(o))
+	return c.writeOrg(w, r, http.StatusOK, o)
 }
 
 type orgBody struct {
@@ -106,7 +110,7 @@ func (c *Controller) createOrg(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.noteEvent(r.Context(), eventOrgCreate, eventTarget{guid: o.GUID, typ: "organization", name: o.Name, org: o.GUID},
 		map[string]any{"request": map[string]any{"name": o.Name}})
-	return writeJSON(w, http.StatusCreated, c.pres.Org(o))
+	return c.writeOrg(w, r, http.StatusCreated, o)
 }
 
 func (c *Controller) updateOrg(w http.ResponseWriter, r *http.Request) error {
@@ -133,7 +137,7 @@ func (c *Controller) updateOrg(w http.ResponseWriter, r *http.Request) error {
 		err = c.deps.Store.Orgs().Update(r.Context(), o)
 		switch {
 		case err == nil:
-			return writeJSON(w, http.StatusOK, c.pres.Org(o))
+			return c.writeOrg(w, r, http.StatusOK, o)
 		case errors.Is(err, store.ErrDuplicate):
 			return apierr.Unprocessable("Organization '%s' already exists.", o.Name)
 		case errors.Is(err, store.ErrConflict) && attempt < 3:
@@ -163,8 +167,12 @@ func (c *Controller) listSpaces(w http.ResponseWriter, r *http.Request) error {
 	page, total := sortAndPage(spaces, lp, spaceMeta, spaceName)
 	out := make([]*presenters.Space, 0, len(page))
 	orgGUIDs := map[string]bool{}
+	refs, err := c.loadQuotaRefs(r.Context())
+	if err != nil {
+		return err
+	}
 	for _, s := range page {
-		out = append(out, c.pres.Space(s))
+		out = append(out, c.presentSpace(refs, s))
 		orgGUIDs[s.OrgGUID] = true
 	}
 	var included map[string]any
@@ -185,7 +193,7 @@ func (c *Controller) getSpace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, c.pres.Space(s))
+	return c.writeSpace(w, r, http.StatusOK, s)
 }
 
 type relBody struct {
@@ -241,7 +249,7 @@ func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.noteEvent(r.Context(), eventSpaceCreate, eventTarget{guid: s.GUID, typ: "space", name: s.Name, space: s.GUID, org: s.OrgGUID},
 		map[string]any{"request": map[string]any{"name": s.Name}})
-	return writeJSON(w, http.StatusCreated, c.pres.Space(s))
+	return c.writeSpace(w, r, http.StatusCreated, s)
 }
 
 func (c *Controller) updateSpace(w http.ResponseWriter, r *http.Request) error {
@@ -265,7 +273,7 @@ func (c *Controller) updateSpace(w http.ResponseWriter, r *http.Request) error {
 		err = c.deps.Store.Spaces().Update(r.Context(), s)
 		switch {
 		case err == nil:
-			return writeJSON(w, http.StatusOK, c.pres.Space(s))
+			return c.writeSpace(w, r, http.StatusOK, s)
 		case errors.Is(err, store.ErrDuplicate):
 			return apierr.Unprocessable("Name must be unique per organization")
 		case errors.Is(err, store.ErrConflict) && attempt < 3:
@@ -393,4 +401,20 @@ func orUnprocessable(err error, msg string) error {
 		return apierr.Unprocessable("%s", msg)
 	}
 	return fmt.Errorf("look up: %w", err)
+}
+
+func (c *Controller) writeOrg(w http.ResponseWriter, r *http.Request, status int, o *store.Org) error {
+	out, err := c.orgJSON(r.Context(), o)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
+}
+
+func (c *Controller) writeSpace(w http.ResponseWriter, r *http.Request, status int, s *store.Space) error {
+	out, err := c.spaceJSON(r.Context(), s)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ingot-paas/ingot/internal/controller/apierr"
+	"github.com/ingot-paas/ingot/internal/controller/presenters"
 	"github.com/ingot-paas/ingot/internal/store"
 )
 
@@ -312,4 +313,74 @@ func (c *Controller) checkScaleQuota(ctx context.Context, st store.Store, p *sto
 		return err
 	}
 	return c.checkAppQuota(ctx, st, a, procs)
+}
+
+// quotaRefs tells the quota guid of orgs and spaces, for their
+// relationships.quota; it reads every assignment once.
+type quotaRefs struct {
+	assigned     map[string]string // org or space guid → quota guid
+	defaultQuota string
+}
+
+func (c *Controller) loadQuotaRefs(ctx context.Context) (*quotaRefs, error) {
+	as, err := c.deps.Store.QuotaAssignments().List(ctx, store.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list quota assignments: %w", err)
+	}
+	q := &quotaRefs{assigned: make(map[string]string, len(as))}
+	for _, a := range as {
+		q.assigned[a.GUID] = a.QuotaGUID
+	}
+	def, err := c.deps.Store.OrgQuotas().List(ctx, store.ListOptions{Names: []string{DefaultOrgQuota}})
+	if err != nil {
+		return nil, fmt.Errorf("list org quotas: %w", err)
+	}
+	if len(def) > 0 {
+		q.defaultQuota = def[0].GUID
+	}
+	return q, nil
+}
+
+func (q *quotaRefs) org(guid string) string {
+	if g, ok := q.assigned[guid]; ok {
+		return g
+	}
+	return q.defaultQuota
+}
+
+func (q *quotaRefs) space(guid string) string { return q.assigned[guid] }
+
+// presentOrg renders an org with its quota relationship.
+func (c *Controller) presentOrg(refs *quotaRefs, o *store.Org) *presenters.Org {
+	out := c.pres.Org(o)
+	if refs != nil {
+		out.Relationships.Quota = presenters.Rel(refs.org(o.GUID))
+	}
+	return out
+}
+
+// presentSpace renders a space with its quota relationship.
+func (c *Controller) presentSpace(refs *quotaRefs, s *store.Space) *presenters.Space {
+	out := c.pres.Space(s)
+	if refs != nil {
+		out.Relationships.Quota = presenters.Rel(refs.space(s.GUID))
+	}
+	return out
+}
+
+// orgJSON and spaceJSON render one org or space with its quota.
+func (c *Controller) orgJSON(ctx context.Context, o *store.Org) (*presenters.Org, error) {
+	refs, err := c.loadQuotaRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.presentOrg(refs, o), nil
+}
+
+func (c *Controller) spaceJSON(ctx context.Context, s *store.Space) (*presenters.Space, error) {
+	refs, err := c.loadQuotaRefs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.presentSpace(refs, s), nil
 }

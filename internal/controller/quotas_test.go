@@ -200,6 +200,25 @@ func TestQuotaShapes(t *testing.T) {
 	if orgs := d["relationships"].(map[string]any)["organizations"].(map[string]any)["data"].([]any); len(orgs) != 1 {
 		t.Fatalf("the seeded org has the default quota: %+v", orgs)
 	}
+	var org struct {
+		Relationships struct {
+			Quota struct{ Data *ref } `json:"quota"`
+		} `json:"relationships"`
+	}
+	h.do("GET", "/v3/organizations/"+h.orgOfDefaultSpace(), nil, 200, &org)
+	if org.Relationships.Quota.Data == nil || org.Relationships.Quota.Data.GUID != d["guid"] {
+		t.Fatalf("the org's quota relationship: %+v, want %v", org.Relationships.Quota.Data, d["guid"])
+	}
+	sq := h.spaceQuota("sq", h.orgOfDefaultSpace(), nil, h.defaultSpace())
+	var space struct {
+		Relationships struct {
+			Quota struct{ Data *ref } `json:"quota"`
+		} `json:"relationships"`
+	}
+	h.do("GET", "/v3/spaces/"+h.defaultSpace(), nil, 200, &space)
+	if space.Relationships.Quota.Data == nil || space.Relationships.Quota.Data.GUID != sq {
+		t.Fatalf("the space's quota relationship: %+v, want %s", space.Relationships.Quota.Data, sq)
+	}
 	var q map[string]any
 	h.do("POST", "/v3/organization_quotas", map[string]any{"name": "shaped", "apps": map[string]any{"total_memory_in_mb": 2048, "total_instances": nil},
 		"routes": map[string]any{"total_routes": 0}, "domains": map[string]any{"total_domains": 3}}, 201, &q)
@@ -217,4 +236,13 @@ func TestQuotaShapes(t *testing.T) {
 	h.fail("POST", "/v3/organization_quotas", map[string]any{"name": "bad", "apps": map[string]any{"bogus": 1}}, 422)
 	h.do("DELETE", "/v3/organization_quotas/"+guid, nil, 202, nil)
 	h.fail("GET", "/v3/organization_quotas/"+guid, nil, 404)
+}
+
+func (h *harness) orgOfDefaultSpace() string {
+	h.t.Helper()
+	s, err := h.store.Spaces().Get(context.Background(), h.defaultSpace())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s.OrgGUID
 }
