@@ -24,15 +24,33 @@ func (c *Controller) appRec(ctx context.Context, guid string) (*store.App, error
 // mutateApp reads, changes and writes an app, retrying on version
 // conflicts.
 func (c *Controller) mutateApp(ctx context.Context, guid string, f func(a *store.App) error) (*store.App, error) {
+	return c.mutateAppTx(ctx, guid, func(_ store.Store, a *store.App) error { return f(a) }, "", nil)
+}
+
+// mutateAppTx is mutateApp in one transaction that also records the audit
+// event typ ("" = none) with data; f gets the transaction's store.
+func (c *Controller) mutateAppTx(ctx context.Context, guid string, f func(tx store.Store, a *store.App) error, typ string, data map[string]any) (*store.App, error) {
 	for attempt := 0; ; attempt++ {
-		a, err := c.appRec(ctx, guid)
-		if err != nil {
-			return nil, err
+		var a *store.App
+		err := c.deps.Store.InTx(ctx, func(tx store.Store) error {
+			var err error
+			if a, err = tx.Apps().Get(ctx, guid); err != nil {
+				return notFound(err, "App")
+			}
+			if err := f(tx, a); err != nil {
+				return err
+			}
+			if err := tx.Apps().Update(ctx, a); err != nil {
+				return err
+			}
+			if typ == "" {
+				return nil
+			}
+			return c.recordEvent(ctx, tx, typ, c.appTarget(ctx, tx, a), data)
+		})
+		if e := apierr.As(err); e != nil {
+			return nil, e
 		}
-		if err := f(a); err != nil {
-			return nil, err
-		}
-		err = c.deps.Store.Apps().Update(ctx, a)
 		switch {
 		case err == nil:
 			return a, nil
@@ -304,7 +322,11 @@ func (c *Controller) updateApp(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	req := map[string]any{}
+	if b.Name != nil {
+		req["name"] = *b.Name
+	}
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		if b.Name != nil {
 			a.Name = *b.Name
 		}
@@ -317,12 +339,11 @@ func (c *Controller) updateApp(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return nil
-	})
+	}, eventAppUpdate, map[string]any{"request": req})
 	if err != nil {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s", a.GUID)
-	c.noteEvent(r.Context(), eventAppUpdate, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"name": a.Name}})
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
@@ -507,7 +528,7 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		if a.Env == nil {
 			a.Env = map[string]string{}
 		}
@@ -519,7 +540,7 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 		return nil
-	})
+	}, eventAppUpdate, map[string]any{"request": map[string]any{"environment_variables": privateData}})
 	if err != nil {
 		return err
 	}
@@ -529,51 +550,48 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 	}
 	sort.Strings(names)
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"environment_variables\"=>\"[PRIVATE DATA HIDDEN: %s]\"})", a.GUID, strings.Join(names, ", "))
-	c.noteEvent(r.Context(), eventAppUpdate, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"environment_variables": privateData}})
 	return writeJSON(w, http.StatusOK, c.envVarsJSON(a))
 }
 
 func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(tx store.Store, a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
 		a.State = store.AppStarted
-		return c.checkStartQuota(r.Context(), a)
-	})
+		return c.checkStartQuota(r.Context(), tx, a)
+	}, eventAppStart, nil)
 	if err != nil {
 		return err
 	}
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STARTED\"})", a.GUID)
-	c.noteEvent(r.Context(), eventAppStart, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	c.placeAllAfterStops(a.GUID, a.DropletGUID, "start")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
 func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		a.State = store.AppStopped
 		return nil
-	})
+	}, eventAppStop, nil)
 	if err != nil {
 		return err
 	}
 	c.stopAllInstances(a.GUID)
 	c.apiLog(a.GUID, "Updated app with guid %s ({\"state\"=>\"STOPPED\"})", a.GUID)
-	c.noteEvent(r.Context(), eventAppStop, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }
 
 func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 	wasStarted := false
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(tx store.Store, a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
 		wasStarted = a.State == store.AppStarted
 		a.State = store.AppStarted
-		return c.checkStartQuota(r.Context(), a)
-	})
+		return c.checkStartQuota(r.Context(), tx, a)
+	}, eventAppRestart, nil)
 	if err != nil {
 		return err
 	}
@@ -583,7 +601,6 @@ func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 		c.stopKnownInstances(a.GUID)
 	}
 	c.apiLog(a.GUID, "Restarted app with guid %s", a.GUID)
-	c.noteEvent(r.Context(), eventAppRestart, c.appTarget(r.Context(), c.deps.Store, a), nil)
 	c.placeAllAfterStops(a.GUID, a.DropletGUID, "restart")
 	return writeJSON(w, http.StatusOK, c.pres.App(a))
 }

@@ -345,7 +345,14 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 			if err := c.checkScaleQuota(ctx, tx, p); err != nil {
 				return err
 			}
-			return tx.Processes().Update(ctx, p)
+			if err := tx.Processes().Update(ctx, p); err != nil {
+				return err
+			}
+			a, err := tx.Apps().Get(ctx, p.AppGUID)
+			if err != nil {
+				return err
+			}
+			return c.recordEvent(ctx, tx, eventAppScale, c.appTarget(ctx, tx, a), scaleEventData(p, b))
 		})
 		if apierr.As(err) != nil {
 			return nil, err
@@ -369,19 +376,6 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 		parts = append(parts, fmt.Sprintf("\"disk_in_mb\"=>%d", *b.DiskInMB))
 	}
 	c.apiLog(p.AppGUID, "Scaling process %q of app %s ({%s})", p.Type, p.AppGUID, strings.Join(parts, ", "))
-	if a, err := c.deps.Store.Apps().Get(ctx, p.AppGUID); err == nil {
-		req := map[string]any{"type": p.Type}
-		if b.Instances != nil {
-			req["instances"] = *b.Instances
-		}
-		if b.MemoryInMB != nil {
-			req["memory_in_mb"] = *b.MemoryInMB
-		}
-		if b.DiskInMB != nil {
-			req["disk_in_mb"] = *b.DiskInMB
-		}
-		c.noteEvent(ctx, eventAppScale, c.appTarget(ctx, c.deps.Store, a), map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": req})
-	}
 	c.adjustInstances(ctx, p, oldCount)
 	return p, nil
 }
@@ -542,4 +536,19 @@ func (c *Controller) processStats(a *store.App, p *store.Process) []presenters.I
 		out = append(out, e)
 	}
 	return out
+}
+
+// scaleEventData is an audit.app.process.scale event's data.
+func scaleEventData(p *store.Process, b scaleBody) map[string]any {
+	req := map[string]any{"type": p.Type}
+	if b.Instances != nil {
+		req["instances"] = *b.Instances
+	}
+	if b.MemoryInMB != nil {
+		req["memory_in_mb"] = *b.MemoryInMB
+	}
+	if b.DiskInMB != nil {
+		req["disk_in_mb"] = *b.DiskInMB
+	}
+	return map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": req}
 }

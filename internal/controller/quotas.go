@@ -293,12 +293,12 @@ func (c *Controller) ensureDefaultOrgQuota(ctx context.Context) error {
 }
 
 // checkStartQuota checks an app about to start with its stored processes.
-func (c *Controller) checkStartQuota(ctx context.Context, a *store.App) error {
-	procs, err := processesWith(ctx, c.deps.Store, a.GUID, nil)
+func (c *Controller) checkStartQuota(ctx context.Context, st store.Store, a *store.App) error {
+	procs, err := processesWith(ctx, st, a.GUID, nil)
 	if err != nil {
 		return err
 	}
-	return c.checkAppQuota(ctx, c.deps.Store, a, procs)
+	return c.checkAppQuota(ctx, st, a, procs)
 }
 
 // checkScaleQuota checks a process about to be written with new instances
