@@ -24,15 +24,33 @@ func (c *Controller) appRec(ctx context.Context, guid string) (*store.App, error
 // mutateApp reads, changes and writes an app, retrying on version
 // conflicts.
 func (c *Controller) mutateApp(ctx context.Context, guid string, f func(a *store.App) error) (*store.App, error) {
+	return c.mutateAppTx(ctx, guid, func(_ store.Store, a *store.App) error { return f(a) }, "", nil)
+}
+
+// mutateAppTx is mutateApp in one transaction that also records the audit
+// event typ ("" = none) with data; f gets the transaction's store.
+func (c *Controller) mutateAppTx(ctx context.Context, guid string, f func(tx store.Store, a *store.App) error, typ string, data map[string]any) (*store.App, error) {
 	for attempt := 0; ; attempt++ {
-		a, err := c.appRec(ctx, guid)
-		if err != nil {
-			return nil, err
+		var a *store.App
+		err := c.deps.Store.InTx(ctx, func(tx store.Store) error {
+			var err error
+			if a, err = tx.Apps().Get(ctx, guid); err != nil {
+				return notFound(err, "App")
+			}
+			if err := f(tx, a); err != nil {
+				return err
+			}
+			if err := tx.Apps().Update(ctx, a); err != nil {
+				return err
+			}
+			if typ == "" {
+				return nil
+			}
+			return c.recordEvent(ctx, tx, typ, c.appTarget(ctx, tx, a), data)
+		})
+		if e := apierr.As(err); e != nil {
+			return nil, e
 		}
-		if err := f(a); err != nil {
-			return nil, err
-		}
-		err = c.deps.Store.Apps().Update(ctx, a)
 		switch {
 		case err == nil:
 			return a, nil
@@ -68,6 +86,9 @@ func (c *Controller) listApps(w http.ResponseWriter, r *http.Request) error {
 			ids = append(ids, s.GUID)
 		}
 		spaceGUIDs = intersect(spaceGUIDs, ids)
+	}
+	if spaceGUIDs, err = c.restrictSpaces(r.Context(), spaceGUIDs); err != nil {
+		return err
 	}
 	opt := store.ListOptions{Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), SpaceGUIDs: spaceGUIDs, States: filterValues(q, "states")}
 	var apps []*store.App
@@ -225,6 +246,9 @@ func (c *Controller) createApp(w http.ResponseWriter, r *http.Request) error {
 	if _, err := c.deps.Store.Spaces().Get(r.Context(), spaceGUID); err != nil {
 		return orUnprocessable(err, "Invalid space. Ensure that the space exists and you have access to it.")
 	}
+	if err := c.checkSpace(r, spaceGUID, apierr.Unprocessable("%s", msgInvalidSpace)); err != nil {
+		return err
+	}
 	env, err := envValues(b.EnvironmentVariables, false)
 	if err != nil {
 		return err
@@ -257,7 +281,11 @@ func (c *Controller) createAppRecords(ctx context.Context, st store.Store, a *st
 		if err := tx.Apps().Create(ctx, a); err != nil {
 			return err
 		}
-		return tx.Processes().Create(ctx, c.newProcess(a.GUID, "web"))
+		if err := tx.Processes().Create(ctx, c.newProcess(a.GUID, "web")); err != nil {
+			return err
+		}
+		return c.recordEvent(ctx, tx, eventAppCreate, c.appTarget(ctx, tx, a),
+			map[string]any{"request": map[string]any{"name": a.Name, "state": a.State, "environment_variables": privateData}})
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return apierr.Unprocessable("App with the name '%s' already exists.", a.Name)
@@ -294,7 +322,11 @@ func (c *Controller) updateApp(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	req := map[string]any{}
+	if b.Name != nil {
+		req["name"] = *b.Name
+	}
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		if b.Name != nil {
 			a.Name = *b.Name
 		}
@@ -307,7 +339,7 @@ func (c *Controller) updateApp(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		return nil
-	})
+	}, eventAppUpdate, map[string]any{"request": req})
 	if err != nil {
 		return err
 	}
@@ -321,6 +353,7 @@ func (c *Controller) deleteApp(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	guid := a.GUID
+	c.noteEvent(r.Context(), eventAppDeleteRequest, c.appTarget(r.Context(), c.deps.Store, a), map[string]any{"request": map[string]any{"recursive": true}})
 	return c.runJob(w, r, "app.delete", "app", guid, func(ctx context.Context) ([]string, error) {
 		return nil, c.deleteAppNow(ctx, guid)
 	})
@@ -496,7 +529,7 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		if a.Env == nil {
 			a.Env = map[string]string{}
 		}
@@ -508,7 +541,7 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 		return nil
-	})
+	}, eventAppUpdate, map[string]any{"request": map[string]any{"environment_variables": privateData}})
 	if err != nil {
 		return err
 	}
@@ -522,13 +555,13 @@ func (c *Controller) patchAppEnvVars(w http.ResponseWriter, r *http.Request) err
 }
 
 func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(tx store.Store, a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
 		a.State = store.AppStarted
-		return nil
-	})
+		return c.checkStartQuota(r.Context(), tx, a)
+	}, eventAppStart, nil)
 	if err != nil {
 		return err
 	}
@@ -540,10 +573,10 @@ func (c *Controller) startApp(w http.ResponseWriter, r *http.Request) error {
 func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 	// A stop ends a running deployment (it is superseded).
 	c.deploys.stop(r.PathValue("guid"), errSuperseded)
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(_ store.Store, a *store.App) error {
 		a.State = store.AppStopped
 		return nil
-	})
+	}, eventAppStop, nil)
 	if err != nil {
 		return err
 	}
@@ -555,14 +588,14 @@ func (c *Controller) stopApp(w http.ResponseWriter, r *http.Request) error {
 func (c *Controller) restartApp(w http.ResponseWriter, r *http.Request) error {
 	c.deploys.stop(r.PathValue("guid"), errSuperseded)
 	wasStarted := false
-	a, err := c.mutateApp(r.Context(), r.PathValue("guid"), func(a *store.App) error {
+	a, err := c.mutateAppTx(r.Context(), r.PathValue("guid"), func(tx store.Store, a *store.App) error {
 		if a.DropletGUID == "" {
 			return apierr.Unprocessable("Assign a droplet before starting this app.")
 		}
 		wasStarted = a.State == store.AppStarted
 		a.State = store.AppStarted
-		return nil
-	})
+		return c.checkStartQuota(r.Context(), tx, a)
+	}, eventAppRestart, nil)
 	if err != nil {
 		return err
 	}

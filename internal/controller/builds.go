@@ -66,6 +66,11 @@ func (c *Controller) createBuild(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return orUnprocessable(err, "Unable to use package. Ensure that the package exists and you have access to it.")
 	}
+	if pa, err := c.deps.Store.Apps().Get(ctx, pkg.AppGUID); err == nil {
+		if err := c.checkSpace(r, pa.SpaceGUID, apierr.Unprocessable("Unable to use package. Ensure that the package exists and you have access to it.")); err != nil {
+			return err
+		}
+	}
 	if pkg.State != store.PackageReady {
 		return apierr.Unprocessable("Unable to stage: the package is %s, not READY", pkg.State)
 	}
@@ -398,8 +403,12 @@ func (c *Controller) listBuilds(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	if err != nil {
+		return err
+	}
 	builds, err := c.deps.Store.Builds().List(r.Context(), store.ListOptions{
-		AppGUIDs: filterValues(q, "app_guids"), GUIDs: filterValues(q, "guids"),
+		AppGUIDs: readableApps, GUIDs: filterValues(q, "guids"),
 		States: filterValues(q, "states"), PackageGUIDs: filterValues(q, "package_guids"),
 	})
 	if err != nil {
@@ -442,8 +451,12 @@ func (c *Controller) listDroplets(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
+	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	if err != nil {
+		return err
+	}
 	ds, err := c.deps.Store.Droplets().List(r.Context(), store.ListOptions{
-		AppGUIDs: filterValues(q, "app_guids"), GUIDs: filterValues(q, "guids"),
+		AppGUIDs: readableApps, GUIDs: filterValues(q, "guids"),
 		States: filterValues(q, "states"), PackageGUIDs: filterValues(q, "package_guids"),
 	})
 	if err != nil {

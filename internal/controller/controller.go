@@ -82,6 +82,10 @@ type Controller struct {
 
 	svc *services
 
+	// bearerRoutes are the patterns of the token-authenticated routes
+	// (each guarded by its routeRules entry).
+	bearerRoutes []string
+
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 }
@@ -190,6 +194,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.goBackground(c.janitor)
 	c.goBackground(c.uaa.Run)
+	c.goBackground(c.pruneAuditEvents)
 	c.goBackground(func(ctx context.Context) { _ = c.svc.mitigator.Run(ctx) })
 	c.goBackground(c.resumeServiceOperations)
 	c.goBackground(c.restartStartedApps)
@@ -288,6 +293,9 @@ func (c *Controller) seed(ctx context.Context) error {
 		return err
 	}
 	if _, err := c.ensureSpace(ctx, org.GUID, c.cfg.DefaultSpace); err != nil {
+		return err
+	}
+	if err := c.ensureDefaultOrgQuota(ctx); err != nil {
 		return err
 	}
 	if c.cfg.AdminPassword != "" {

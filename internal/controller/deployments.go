@@ -67,6 +67,9 @@ func (c *Controller) createDeployment(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	if err := c.checkSpace(r, app.SpaceGUID, noApp); err != nil {
+		return err
+	}
 	dropletGUID := app.DropletGUID
 	if b.Droplet != nil {
 		dropletGUID = b.Droplet.GUID
@@ -155,8 +158,12 @@ func (c *Controller) listDeployments(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	q := r.URL.Query()
+	apps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	if err != nil {
+		return err
+	}
 	ds, err := c.deps.Store.Deployments().List(r.Context(), store.ListOptions{
-		GUIDs: filterValues(q, "guids"), AppGUIDs: filterValues(q, "app_guids"), States: filterValues(q, "status_values"),
+		GUIDs: filterValues(q, "guids"), AppGUIDs: apps, States: filterValues(q, "status_values"),
 	})
 	if err != nil {
 		return err

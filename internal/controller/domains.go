@@ -44,13 +44,22 @@ func (c *Controller) createDomain(w http.ResponseWriter, r *http.Request) error 
 		if d.Internal {
 			return apierr.Unprocessable("Cannot associate an internal domain with an organization")
 		}
+		// A private domain needs the org's manager; the org must exist and
+		// be visible (the same answer either way).
+		noOrg := apierr.Unprocessable("Organization with guid '%s' does not exist or you do not have access to it.", org)
+		if err := c.checkOrg(r, org, noOrg); err != nil {
+			return err
+		}
 		if _, err := c.deps.Store.Orgs().Get(r.Context(), org); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.Unprocessable("Organization with guid '%s' does not exist or you do not have access to it.", org)
+				return noOrg
 			}
 			return err
 		}
 		d.OrgGUID = org
+	} else if !authzFrom(r.Context()).admin() {
+		// Shared domains are the platform operator's.
+		return apierr.NotAuthorized()
 	}
 	if err := c.deps.Store.Domains().Create(r.Context(), d); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {

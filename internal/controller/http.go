@@ -32,7 +32,12 @@ const maxJSONBody = 1 << 20
 
 func (c *Controller) routes() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, mode authMode, f apiHandler) { mux.Handle(pattern, c.wrap(mode, f)) }
+	h := func(pattern string, mode authMode, f apiHandler) {
+		if mode == authBearer {
+			f = c.guard(pattern, f) // routeRules (permissions.go)
+		}
+		mux.Handle(pattern, c.wrap(mode, f))
+	}
 
 	// Root, UAA and log-cache.
 	h("GET /{$}", authNone, c.getRoot)
@@ -64,10 +69,7 @@ func (c *Controller) routes() http.Handler {
 	h("GET /v3/domains/{guid}", authBearer, c.getDomain)
 	h("POST /v3/domains", authBearer, c.createDomain)
 	h("DELETE /v3/domains/{guid}", authBearer, c.deleteDomain)
-	h("POST /v3/roles", authBearer, c.createRole)
 	h("POST /v3/users", authBearer, c.createUser)
-	h("GET /v3/users", authBearer, c.listUsers)
-	h("GET /v3/users/{guid}", authBearer, c.getUser)
 	h("DELETE /v3/users/{guid}", authBearer, c.deleteUser)
 
 	// Apps.
@@ -135,6 +137,9 @@ func (c *Controller) routes() http.Handler {
 	// Services.
 	c.serviceRoutes(h)
 
+	// Roles, users, quotas, audit events.
+	c.tenancyRoutes(h)
+
 	// Jobs.
 	h("GET /v3/jobs/{guid}", authBearer, c.getJob)
 
@@ -176,12 +181,9 @@ func (c *Controller) wrap(mode authMode, f apiHandler) http.Handler {
 				apierr.Write(w, aerr)
 				return
 			}
-			// Roles come later: for now only admins may use the API.
-			if !u.Admin {
-				apierr.Write(w, apierr.NotAuthorized())
-				return
-			}
-			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+			ctx := context.WithValue(r.Context(), userKey{}, u)
+			ctx = context.WithValue(ctx, authzKey{}, newAuthorizer(c.deps.Store, u))
+			r = r.WithContext(ctx)
 		case authSigned:
 			if err := c.verifySignature(r.Method, r.URL.Path, r.URL.Query(), time.Now()); err != nil {
 				c.log.Info("blob-url-rejected", "path", r.URL.Path, "error", err)

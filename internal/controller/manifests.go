@@ -240,7 +240,13 @@ func (c *Controller) applyApp(ctx context.Context, plan *manifestPlan, ma *manif
 				return err
 			}
 		}
-		return c.applyRoutes(ctx, tx, plan, app, ma, routes)
+		if err := c.checkAppQuota(ctx, tx, app, procs); err != nil {
+			return err
+		}
+		if err := c.applyRoutes(ctx, tx, plan, app, ma, routes); err != nil {
+			return err
+		}
+		return c.recordEvent(ctx, tx, "audit.app.apply_manifest", c.appTarget(ctx, tx, app), map[string]any{"manifest_triggered": true})
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/ingot-paas/ingot/internal/controller/apierr"
 	"github.com/ingot-paas/ingot/internal/controller/presenters"
@@ -59,11 +59,19 @@ func (c *Controller) listOrgs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	orgs, err := c.deps.Store.Orgs().List(r.Context(), store.ListOptions{Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids")})
+	visible, all, err := c.readableOrgs(r.Context())
 	if err != nil {
 		return err
 	}
-	return writePage(c, w, r, lp, orgs, orgMeta, orgName, c.pres.Org)
+	orgs, err := c.deps.Store.Orgs().List(r.Context(), store.ListOptions{Names: filterValues(q, "names"), GUIDs: restrict(filterValues(q, "guids"), visible, all)})
+	if err != nil {
+		return err
+	}
+	refs, err := c.loadQuotaRefs(r.Context())
+	if err != nil {
+		return err
+	}
+	return writePage(c, w, r, lp, orgs, orgMeta, orgName, func(o *store.Org) *presenters.Org { return c.presentOrg(refs, o) })
 }
 
 func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
@@ -71,7 +79,7 @@ func (c *Controller) getOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, c.pres.Org(o))
+	return c.writeOrg(w, r, http.StatusOK, o)
 }
 
 type orgBody struct {
@@ -100,7 +108,9 @@ func (c *Controller) createOrg(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, c.pres.Org(o))
+	c.noteEvent(r.Context(), eventOrgCreate, eventTarget{guid: o.GUID, typ: "organization", name: o.Name, org: o.GUID},
+		map[string]any{"request": map[string]any{"name": o.Name}})
+	return c.writeOrg(w, r, http.StatusCreated, o)
 }
 
 func (c *Controller) updateOrg(w http.ResponseWriter, r *http.Request) error {
@@ -127,7 +137,7 @@ func (c *Controller) updateOrg(w http.ResponseWriter, r *http.Request) error {
 		err = c.deps.Store.Orgs().Update(r.Context(), o)
 		switch {
 		case err == nil:
-			return writeJSON(w, http.StatusOK, c.pres.Org(o))
+			return c.writeOrg(w, r, http.StatusOK, o)
 		case errors.Is(err, store.ErrDuplicate):
 			return apierr.Unprocessable("Organization '%s' already exists.", o.Name)
 		case errors.Is(err, store.ErrConflict) && attempt < 3:
@@ -144,8 +154,12 @@ func (c *Controller) listSpaces(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
+	visible, err := c.restrictSpaces(r.Context(), filterValues(q, "guids"))
+	if err != nil {
+		return err
+	}
 	spaces, err := c.deps.Store.Spaces().List(r.Context(), store.ListOptions{
-		Names: filterValues(q, "names"), GUIDs: filterValues(q, "guids"), OrgGUIDs: filterValues(q, "organization_guids"),
+		Names: filterValues(q, "names"), GUIDs: visible, OrgGUIDs: filterValues(q, "organization_guids"),
 	})
 	if err != nil {
 		return err
@@ -153,8 +167,12 @@ func (c *Controller) listSpaces(w http.ResponseWriter, r *http.Request) error {
 	page, total := sortAndPage(spaces, lp, spaceMeta, spaceName)
 	out := make([]*presenters.Space, 0, len(page))
 	orgGUIDs := map[string]bool{}
+	refs, err := c.loadQuotaRefs(r.Context())
+	if err != nil {
+		return err
+	}
 	for _, s := range page {
-		out = append(out, c.pres.Space(s))
+		out = append(out, c.presentSpace(refs, s))
 		orgGUIDs[s.OrgGUID] = true
 	}
 	var included map[string]any
@@ -175,7 +193,7 @@ func (c *Controller) getSpace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, c.pres.Space(s))
+	return c.writeSpace(w, r, http.StatusOK, s)
 }
 
 type relBody struct {
@@ -219,6 +237,9 @@ func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	if err := c.checkOrg(r, orgGUID, apierr.Unprocessable("%s", msgInvalidOrg)); err != nil {
+		return err
+	}
 	s := &store.Space{Meta: store.Meta{GUID: newGUID()}, Name: *b.Name, OrgGUID: orgGUID}
 	if err := c.deps.Store.Spaces().Create(r.Context(), s); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
@@ -226,7 +247,9 @@ func (c *Controller) createSpace(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, c.pres.Space(s))
+	c.noteEvent(r.Context(), eventSpaceCreate, eventTarget{guid: s.GUID, typ: "space", name: s.Name, space: s.GUID, org: s.OrgGUID},
+		map[string]any{"request": map[string]any{"name": s.Name}})
+	return c.writeSpace(w, r, http.StatusCreated, s)
 }
 
 func (c *Controller) updateSpace(w http.ResponseWriter, r *http.Request) error {
@@ -250,7 +273,7 @@ func (c *Controller) updateSpace(w http.ResponseWriter, r *http.Request) error {
 		err = c.deps.Store.Spaces().Update(r.Context(), s)
 		switch {
 		case err == nil:
-			return writeJSON(w, http.StatusOK, c.pres.Space(s))
+			return c.writeSpace(w, r, http.StatusOK, s)
 		case errors.Is(err, store.ErrDuplicate):
 			return apierr.Unprocessable("Name must be unique per organization")
 		case errors.Is(err, store.ErrConflict) && attempt < 3:
@@ -272,6 +295,17 @@ func (c *Controller) listDomains(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
+	}
+	if orgs, all, err := c.readableOrgs(r.Context()); err != nil {
+		return err
+	} else if !all {
+		kept := ds[:0]
+		for _, d := range ds {
+			if d.OrgGUID == "" || slices.Contains(orgs, d.OrgGUID) {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
 	}
 	return c.writeDomains(w, r, lp, ds)
 }
@@ -362,83 +396,25 @@ func (c *Controller) getOrgDefaultDomain(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusOK, c.pres.Domain(d))
 }
 
-var roleTypes = map[string]bool{
-	"organization_user": true, "organization_auditor": true, "organization_manager": true,
-	"organization_billing_manager": true, "space_auditor": true, "space_developer": true,
-	"space_manager": true, "space_supporter": true,
-}
-
-type roleBody struct {
-	Type          string `json:"type"`
-	Relationships struct {
-		User struct {
-			Data *struct {
-				GUID     string `json:"guid"`
-				Username string `json:"username"`
-				Origin   string `json:"origin"`
-			} `json:"data"`
-		} `json:"user"`
-		Organization relBody `json:"organization"`
-		Space        relBody `json:"space"`
-	} `json:"relationships"`
-}
-
-// createRole serves POST /v3/roles. Role assignments are validated and
-// acknowledged; they are not stored yet because every user is an admin
-// until roles arrive.
-func (c *Controller) createRole(w http.ResponseWriter, r *http.Request) error {
-	var b roleBody
-	if err := decodeJSON(w, r, &b); err != nil {
-		return err
-	}
-	if !roleTypes[b.Type] {
-		return apierr.Unprocessable("Type must be one of the allowed types [organization_auditor, organization_manager, organization_billing_manager, organization_user, space_auditor, space_manager, space_developer, space_supporter]")
-	}
-	orgGUID, spaceGUID := b.Relationships.Organization.guid(), b.Relationships.Space.guid()
-	if strings.HasPrefix(b.Type, "organization_") {
-		if orgGUID == "" {
-			return apierr.Unprocessable("Relationships Organization is required for an organization role")
-		}
-		if _, err := c.deps.Store.Orgs().Get(r.Context(), orgGUID); err != nil {
-			return orUnprocessable(err, "Invalid organization. Ensure the organization exists and you have access to it.")
-		}
-		spaceGUID = ""
-	} else {
-		if spaceGUID == "" {
-			return apierr.Unprocessable("Relationships Space is required for a space role")
-		}
-		if _, err := c.deps.Store.Spaces().Get(r.Context(), spaceGUID); err != nil {
-			return orUnprocessable(err, "Invalid space. Ensure that the space exists and you have access to it.")
-		}
-		orgGUID = ""
-	}
-	ud := b.Relationships.User.Data
-	if ud == nil {
-		return apierr.Unprocessable("Relationships User is required")
-	}
-	var (
-		u   *store.User
-		err error
-	)
-	if ud.GUID != "" {
-		u, err = c.deps.Store.Users().Get(r.Context(), ud.GUID)
-	} else {
-		origin := ud.Origin
-		if origin == "" {
-			origin = "uaa"
-		}
-		u, err = c.deps.Store.Users().GetByName(r.Context(), origin, ud.Username)
-	}
-	if err != nil {
-		return orUnprocessable(err, "Invalid user. Ensure that the user exists and you have access to it.")
-	}
-	now := presenters.Time(time.Now())
-	return writeJSON(w, http.StatusCreated, c.pres.Role(newGUID(), b.Type, u.GUID, orgGUID, spaceGUID, now))
-}
-
 func orUnprocessable(err error, msg string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apierr.Unprocessable("%s", msg)
 	}
 	return fmt.Errorf("look up: %w", err)
+}
+
+func (c *Controller) writeOrg(w http.ResponseWriter, r *http.Request, status int, o *store.Org) error {
+	out, err := c.orgJSON(r.Context(), o)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
+}
+
+func (c *Controller) writeSpace(w http.ResponseWriter, r *http.Request, status int, s *store.Space) error {
+	out, err := c.spaceJSON(r.Context(), s)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, out)
 }

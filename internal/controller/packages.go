@@ -40,8 +40,12 @@ func (c *Controller) createPackage(w http.ResponseWriter, r *http.Request) error
 	if appGUID == "" {
 		return apierr.Unprocessable("Relationships App must be a relationship to an app")
 	}
-	if _, err := c.deps.Store.Apps().Get(r.Context(), appGUID); err != nil {
+	pkgApp, err := c.deps.Store.Apps().Get(r.Context(), appGUID)
+	if err != nil {
 		return orUnprocessable(err, "App is invalid. Ensure it exists and you have access to it.")
+	}
+	if err := c.checkSpace(r, pkgApp.SpaceGUID, apierr.Unprocessable("App is invalid. Ensure it exists and you have access to it.")); err != nil {
+		return err
 	}
 	p := &store.Package{Meta: store.Meta{GUID: newGUID()}, AppGUID: appGUID, Type: "bits", State: store.PackageAwaitingUpload}
 	if err := c.deps.Store.Packages().Create(r.Context(), p); err != nil {
@@ -60,8 +64,12 @@ func (c *Controller) listPackages(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
+	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	if err != nil {
+		return err
+	}
 	pkgs, err := c.deps.Store.Packages().List(r.Context(), store.ListOptions{
-		AppGUIDs: filterValues(q, "app_guids"), GUIDs: filterValues(q, "guids"),
+		AppGUIDs: readableApps, GUIDs: filterValues(q, "guids"),
 		States: filterValues(q, "states"), Types: filterValues(q, "types"),
 	})
 	if err != nil {

@@ -96,6 +96,9 @@ func (c *Controller) listProcesses(w http.ResponseWriter, r *http.Request) error
 		}
 		appGUIDs = intersect(appGUIDs, ids)
 	}
+	if appGUIDs, err = c.restrictApps(r.Context(), appGUIDs); err != nil {
+		return err
+	}
 	var procs []*store.Process
 	if appGUIDs == nil || len(appGUIDs) > 0 {
 		procs, err = c.deps.Store.Processes().List(r.Context(), store.ListOptions{
@@ -337,7 +340,23 @@ func (c *Controller) scale(ctx context.Context, guid string, b scaleBody) (*stor
 		if b.DiskInMB != nil {
 			p.DiskMB = *b.DiskInMB
 		}
-		err = c.deps.Store.Processes().Update(ctx, p)
+		// The quota check and the write share a transaction.
+		err = c.deps.Store.InTx(ctx, func(tx store.Store) error {
+			if err := c.checkScaleQuota(ctx, tx, p); err != nil {
+				return err
+			}
+			if err := tx.Processes().Update(ctx, p); err != nil {
+				return err
+			}
+			a, err := tx.Apps().Get(ctx, p.AppGUID)
+			if err != nil {
+				return err
+			}
+			return c.recordEvent(ctx, tx, eventAppScale, c.appTarget(ctx, tx, a), scaleEventData(p, b))
+		})
+		if apierr.As(err) != nil {
+			return nil, err
+		}
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
 		}
@@ -514,4 +533,19 @@ func (c *Controller) processStats(a *store.App, p *store.Process) []presenters.I
 		out = append(out, e)
 	}
 	return out
+}
+
+// scaleEventData is an audit.app.process.scale event's data.
+func scaleEventData(p *store.Process, b scaleBody) map[string]any {
+	req := map[string]any{"type": p.Type}
+	if b.Instances != nil {
+		req["instances"] = *b.Instances
+	}
+	if b.MemoryInMB != nil {
+		req["memory_in_mb"] = *b.MemoryInMB
+	}
+	if b.DiskInMB != nil {
+		req["disk_in_mb"] = *b.DiskInMB
+	}
+	return map[string]any{"process_guid": p.GUID, "process_type": p.Type, "request": req}
 }

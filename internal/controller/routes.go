@@ -100,10 +100,17 @@ func (c *Controller) createRouteRecord(ctx context.Context, st store.Store, host
 		return nil, nil, apierr.Unprocessable("Host combined with domain name must be no more than 253 characters")
 	}
 	rt := &store.Route{Meta: store.Meta{GUID: newGUID()}, Host: host, Path: path, DomainGUID: d.GUID, SpaceGUID: s.GUID}
+	if err := c.checkRouteQuota(ctx, st, s.GUID); err != nil {
+		return nil, nil, err
+	}
 	if err := st.Routes().Create(ctx, rt); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, nil, routeExists(host, path, d.Name)
 		}
+		return nil, nil, err
+	}
+	if err := c.recordEvent(ctx, st, eventRouteCreate, eventTarget{guid: rt.GUID, typ: "route", name: host, space: s.GUID, org: s.OrgGUID},
+		map[string]any{"request": map[string]any{"host": host, "path": path, "domain_guid": d.GUID}}); err != nil {
 		return nil, nil, err
 	}
 	return rt, d, nil
@@ -133,7 +140,18 @@ func (c *Controller) createRoute(w http.ResponseWriter, r *http.Request) error {
 	if b.Relationships.Space.guid() == "" {
 		return apierr.Unprocessable("Relationships Space must be a relationship to a space")
 	}
-	rt, d, err := c.createRouteRecord(r.Context(), c.deps.Store, b.Host, b.Path, b.Relationships.Domain.guid(), b.Relationships.Space.guid())
+	if err := c.checkSpace(r, b.Relationships.Space.guid(), apierr.Unprocessable("%s", msgInvalidSpace)); err != nil {
+		return err
+	}
+	var (
+		rt *store.Route
+		d  *store.Domain
+	)
+	err := c.deps.Store.InTx(r.Context(), func(tx store.Store) error {
+		var err error
+		rt, d, err = c.createRouteRecord(r.Context(), tx, b.Host, b.Path, b.Relationships.Domain.guid(), b.Relationships.Space.guid())
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -223,8 +241,12 @@ func (c *Controller) listRoutes(w http.ResponseWriter, r *http.Request) error {
 
 func (c *Controller) writeRoutes(w http.ResponseWriter, r *http.Request, lp listParams, opt store.ListOptions) error {
 	var routes []*store.Route
+	spaces, err := c.restrictSpaces(r.Context(), opt.SpaceGUIDs)
+	if err != nil {
+		return err
+	}
+	opt.SpaceGUIDs = spaces
 	if (opt.GUIDs == nil || len(opt.GUIDs) > 0) && (opt.SpaceGUIDs == nil || len(opt.SpaceGUIDs) > 0) {
-		var err error
 		if routes, err = c.deps.Store.Routes().List(r.Context(), opt); err != nil {
 			return err
 		}
@@ -278,6 +300,8 @@ func (c *Controller) deleteRoute(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	guid := rt.GUID
+	c.noteEvent(r.Context(), eventRouteDelete, eventTarget{guid: rt.GUID, typ: "route", name: rt.Host, space: rt.SpaceGUID,
+		org: c.orgOf(r.Context(), c.deps.Store, rt.SpaceGUID)}, map[string]any{"request": map[string]any{"recursive": true}})
 	return c.runJob(w, r, "route.delete", "route", guid, func(ctx context.Context) ([]string, error) {
 		dests, err := c.deps.Store.Destinations().List(ctx, store.ListOptions{RouteGUIDs: []string{guid}})
 		if err != nil {
@@ -359,6 +383,9 @@ func (c *Controller) wantedDestinations(ctx context.Context, rt *store.Route, b 
 		a, err := c.deps.Store.Apps().Get(ctx, d.App.GUID)
 		if err != nil {
 			return nil, orUnprocessable(err, fmt.Sprintf("App with guid '%s' not found", d.App.GUID))
+		}
+		if a.SpaceGUID != rt.SpaceGUID && !c.canSeeSpace(ctx, a.SpaceGUID) {
+			return nil, apierr.Unprocessable("App with guid '%s' not found", d.App.GUID) // as if it did not exist
 		}
 		if a.SpaceGUID != rt.SpaceGUID {
 			return nil, apierr.Unprocessable("Routes destinations must be in the same space as the route")

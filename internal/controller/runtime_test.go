@@ -181,6 +181,7 @@ func TestScale(t *testing.T) {
 		}
 		return len(dea.running(app)) == 1
 	})
+	eventually(t, 5*time.Second, "stop message recorded", func() bool { return len(stops.all()) > 0 })
 	var st messages.StopInstances
 	json.Unmarshal(stops.all()[0], &st)
 	if len(st.InstanceGUIDs) != 2 {

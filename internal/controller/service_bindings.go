@@ -51,11 +51,14 @@ func (c *Controller) createServiceBinding(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return apierr.Unprocessable("The service instance could not be found: %s", body.Relationships.ServiceInstance.guid())
 	}
+	if err := c.checkSpace(r, si.SpaceGUID, apierr.Unprocessable("The service instance could not be found: %s", si.GUID)); err != nil {
+		return err
+	}
 	b := &store.ServiceBinding{Meta: store.Meta{GUID: newGUID()}, Type: body.Type, Name: body.Name, ServiceInstanceGUID: si.GUID}
 	switch body.Type {
 	case store.BindingApp:
 		app, err := c.deps.Store.Apps().Get(r.Context(), body.Relationships.App.guid())
-		if err != nil {
+		if err != nil || (app.SpaceGUID != si.SpaceGUID && !c.canSeeSpace(r.Context(), app.SpaceGUID)) {
 			return apierr.Unprocessable("The app could not be found: %s", body.Relationships.App.guid())
 		}
 		if app.SpaceGUID != si.SpaceGUID {
@@ -321,6 +324,23 @@ func (c *Controller) listServiceBindings(w http.ResponseWriter, r *http.Request)
 			ids = append(ids, a.GUID)
 		}
 		opt.AppGUIDs = intersect(opt.AppGUIDs, ids)
+	}
+	if !authzFrom(r.Context()).admin() {
+		spaces, _, err := c.readableSpaces(r.Context())
+		if err != nil {
+			return err
+		}
+		var ids []string
+		if len(spaces) > 0 {
+			sis, err := c.deps.Store.ServiceInstances().List(r.Context(), store.ListOptions{SpaceGUIDs: spaces})
+			if err != nil {
+				return err
+			}
+			for _, si := range sis {
+				ids = append(ids, si.GUID)
+			}
+		}
+		opt.ServiceInstanceGUIDs = restrict(opt.ServiceInstanceGUIDs, ids, false)
 	}
 	if (opt.ServiceInstanceGUIDs != nil && len(opt.ServiceInstanceGUIDs) == 0) || (opt.AppGUIDs != nil && len(opt.AppGUIDs) == 0) {
 		return c.writeList(w, r, lp, 0, []any{}, nil)

@@ -111,8 +111,21 @@ func (c *Controller) listServiceOfferings(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	names, brokerGUIDs, brokerNames := filterValues(q, "names"), filterValues(q, "service_broker_guids"), filterValues(q, "service_broker_names")
+	sees, err := c.callerSeesPlan(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	seenOffering := map[string]bool{}
+	for _, p := range v.plans {
+		if sees(p) {
+			seenOffering[p.OfferingGUID] = true
+		}
+	}
 	var offs []*store.ServiceOffering
 	for _, o := range v.offerings {
+		if !authzFrom(r.Context()).admin() && !seenOffering[o.GUID] {
+			continue
+		}
 		b := v.brokers[o.BrokerGUID]
 		if b == nil || !matches(names, o.Name) || !matches(brokerGUIDs, b.GUID) || !matches(brokerNames, b.Name) {
 			continue
@@ -165,6 +178,23 @@ func (c *Controller) getServiceOffering(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return notFound(err, "Service offering")
 	}
+	if !authzFrom(r.Context()).admin() {
+		v, err := c.loadCatalog(r.Context())
+		if err != nil {
+			return err
+		}
+		sees, err := c.callerSeesPlan(r.Context(), v)
+		if err != nil {
+			return err
+		}
+		visible := false
+		for _, p := range v.plans {
+			visible = visible || (p.OfferingGUID == o.GUID && sees(p))
+		}
+		if !visible {
+			return apierr.NotFound("Service offering")
+		}
+	}
 	return writeJSON(w, http.StatusOK, c.pres.ServiceOffering(o))
 }
 
@@ -187,6 +217,10 @@ func (c *Controller) listServicePlans(w http.ResponseWriter, r *http.Request) er
 	brokerNames, brokerGUIDs := filterValues(q, "service_broker_names"), filterValues(q, "service_broker_guids")
 	spaceGUIDs, orgGUIDs := filterValues(q, "space_guids"), filterValues(q, "organization_guids")
 	spaceOrg, err := c.spaceOrgs(r.Context(), spaceGUIDs)
+	if err != nil {
+		return err
+	}
+	sees, err := c.callerSeesPlan(r.Context(), v)
 	if err != nil {
 		return err
 	}
@@ -220,7 +254,7 @@ func (c *Controller) listServicePlans(w http.ResponseWriter, r *http.Request) er
 		if avail != nil && (p.Available && o.Available) != *avail {
 			continue
 		}
-		if !visible(p) {
+		if !visible(p) || !sees(p) {
 			continue
 		}
 		plans = append(plans, p)
@@ -263,6 +297,19 @@ func (c *Controller) getServicePlan(w http.ResponseWriter, r *http.Request) erro
 	p, err := c.planRec(r.Context(), r.PathValue("guid"))
 	if err != nil {
 		return err
+	}
+	if !authzFrom(r.Context()).admin() {
+		v, err := c.loadCatalog(r.Context())
+		if err != nil {
+			return err
+		}
+		sees, err := c.callerSeesPlan(r.Context(), v)
+		if err != nil {
+			return err
+		}
+		if !sees(p) {
+			return apierr.NotFound("Service plan")
+		}
 	}
 	return writeJSON(w, http.StatusOK, c.pres.ServicePlan(p))
 }

@@ -172,6 +172,12 @@ func (c *Controller) createServiceInstance(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return apierr.Unprocessable("Invalid space. Ensure that the space exists and you have access to it.")
 	}
+	if err := c.checkSpace(r, space.GUID, apierr.Unprocessable("%s", msgInvalidSpace)); err != nil {
+		return err
+	}
+	siTarget := func(si *store.ServiceInstance) eventTarget {
+		return eventTarget{guid: si.GUID, typ: "service_instance", name: si.Name, space: space.GUID, org: space.OrgGUID}
+	}
 	si := &store.ServiceInstance{Meta: store.Meta{GUID: newGUID()}, Name: body.Name, SpaceGUID: space.GUID, Tags: body.Tags}
 	switch body.Type {
 	case store.InstanceUserProvided:
@@ -186,8 +192,15 @@ func (c *Controller) createServiceInstance(w http.ResponseWriter, r *http.Reques
 		}
 		si.SyslogDrainURL, si.RouteServiceURL = body.SyslogDrainURL, body.RouteServiceURL
 		si.LastOperation = lastOp(store.OpCreate, store.OpSucceeded, "Operation succeeded")
-		if err := c.deps.Store.ServiceInstances().Create(r.Context(), si); err != nil {
-			return instanceNameErr(err, si.Name)
+		err := c.deps.Store.InTx(r.Context(), func(tx store.Store) error {
+			if err := tx.ServiceInstances().Create(r.Context(), si); err != nil {
+				return instanceNameErr(err, si.Name)
+			}
+			return c.recordEvent(r.Context(), tx, "audit.user_provided_service_instance.create", siTarget(si),
+				map[string]any{"request": map[string]any{"name": si.Name, "credentials": privateData}})
+		})
+		if err != nil {
+			return err
 		}
 		return writeJSON(w, http.StatusCreated, c.pres.ServiceInstance(si))
 	case store.InstanceManaged:
@@ -214,8 +227,18 @@ func (c *Controller) createServiceInstance(w http.ResponseWriter, r *http.Reques
 	}
 	si.PlanGUID = plan.GUID
 	si.LastOperation = lastOp(store.OpCreate, store.OpInProgress, "")
-	if err := c.deps.Store.ServiceInstances().Create(r.Context(), si); err != nil {
-		return instanceNameErr(err, si.Name)
+	err = c.deps.Store.InTx(r.Context(), func(tx store.Store) error {
+		if err := c.checkServiceQuota(r.Context(), tx, space.GUID, plan.Free); err != nil {
+			return err
+		}
+		if err := tx.ServiceInstances().Create(r.Context(), si); err != nil {
+			return instanceNameErr(err, si.Name)
+		}
+		return c.recordEvent(r.Context(), tx, eventSICreate, siTarget(si),
+			map[string]any{"request": map[string]any{"name": si.Name, "service_plan_guid": plan.GUID}})
+	})
+	if err != nil {
+		return err
 	}
 	guid := si.GUID
 	return c.serviceJob(w, r, "service_instance.create", "service_instances", guid,
@@ -365,6 +388,9 @@ func (c *Controller) listServiceInstances(w http.ResponseWriter, r *http.Request
 	q := r.URL.Query()
 	opt := store.ListOptions{Names: filterValues(q, "names"), SpaceGUIDs: filterValues(q, "space_guids"),
 		Types: filterValues(q, "type"), ServicePlanGUIDs: filterValues(q, "service_plan_guids")}
+	if opt.SpaceGUIDs, err = c.restrictSpaces(r.Context(), opt.SpaceGUIDs); err != nil {
+		return err
+	}
 	if orgs := filterValues(q, "organization_guids"); orgs != nil {
 		ss, err := c.deps.Store.Spaces().List(r.Context(), store.ListOptions{OrgGUIDs: orgs})
 		if err != nil {

@@ -229,6 +229,8 @@ func (c *Controller) deleteServiceInstance(w http.ResponseWriter, r *http.Reques
 		if err := c.removeInstanceRecord(r.Context(), si.GUID); err != nil {
 			return err
 		}
+		c.noteEvent(r.Context(), eventSIDelete, eventTarget{guid: si.GUID, typ: "service_instance", name: si.Name, space: si.SpaceGUID,
+			org: c.orgOf(r.Context(), c.deps.Store, si.SpaceGUID)}, map[string]any{"request": map[string]any{"purge": purge, "recursive": recursive}})
 		c.log.Info("service-instance-purged", "service_instance_guid", si.GUID, "bindings", len(bs))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -241,6 +243,8 @@ func (c *Controller) deleteServiceInstance(w http.ResponseWriter, r *http.Reques
 	if si.LastOperation.State == store.OpInProgress && si.LastOperation.Type != store.OpCreate {
 		return operationInProgress(si.Name)
 	}
+	c.noteEvent(r.Context(), eventSIDelete, eventTarget{guid: si.GUID, typ: "service_instance", name: si.Name, space: si.SpaceGUID,
+		org: c.orgOf(r.Context(), c.deps.Store, si.SpaceGUID)}, map[string]any{"request": map[string]any{"purge": purge, "recursive": recursive}})
 	if si.Type == store.InstanceUserProvided {
 		if err := c.removeInstanceRecord(r.Context(), si.GUID); err != nil {
 			return err

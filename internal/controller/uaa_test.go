@@ -111,6 +111,23 @@ func apiStatus(t *testing.T, h *harness, token string) (int, cfError) {
 	return resp.StatusCode, e
 }
 
+// adminStatus asks for an admin-only action (creating an org with an
+// invalid body): an admin gets 422, anyone else 403.
+func adminStatus(t *testing.T, h *harness, token string) (int, cfError) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", h.url+"/v3/organizations", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e cfError
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	return resp.StatusCode, e
+}
+
 func wantInvalidToken(t *testing.T, h *harness, what, token string) {
 	t.Helper()
 	status, e := apiStatus(t, h, token)
@@ -273,7 +290,7 @@ func TestPasswordChangeRevokesTokens(t *testing.T) {
 	id := createUAAUser(t, h, "bob", "bob-old")
 	access, refresh := session(t, h, "bob", "bob-old")
 	// A user is authenticated but not an admin.
-	if status, e := apiStatus(t, h, access); status != 403 || e.Errors[0].Title != "CF-NotAuthorized" {
+	if status, e := adminStatus(t, h, access); status != 403 || e.Errors[0].Title != "CF-NotAuthorized" {
 		t.Fatalf("non-admin: %d %+v", status, e)
 	}
 	if c := jwtClaims(t, access); strings.Contains(strings.Join(toStrings(c["scope"]), " "), auth.AdminScope) {
@@ -300,7 +317,7 @@ func TestPasswordChangeRevokesTokens(t *testing.T) {
 		t.Fatalf("old password still works: %d", status)
 	}
 	access2, refresh2 := session(t, h, "bob", "bob-new")
-	if status, _ := apiStatus(t, h, access2); status != 403 {
+	if status, _ := adminStatus(t, h, access2); status != 403 {
 		t.Fatalf("new session: %d", status)
 	}
 
@@ -439,7 +456,7 @@ func TestClientCredentialsGrant(t *testing.T) {
 	uaaCall(t, h, "POST", "/oauth/clients", h.token, map[string]any{"client_id": "ro", "client_secret": "ro-secret",
 		"authorities": []string{"cloud_controller.read"}})
 	_, _, ro := grant(t, h, "ro", "ro-secret", form, nil)
-	if status, _ := apiStatus(t, h, ro["access_token"].(string)); status != 403 {
+	if status, _ := adminStatus(t, h, ro["access_token"].(string)); status != 403 {
 		t.Fatalf("read-only client: %d", status)
 	}
 
@@ -620,7 +637,7 @@ func TestAdminIsAGroupNotAName(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, _ := session(t, h, "admin", adminPassword)
-	if status, _ := apiStatus(t, h, tok); status != 403 {
+	if status, _ := adminStatus(t, h, tok); status != 403 {
 		t.Fatalf("admin without the group: %d", status)
 	}
 }

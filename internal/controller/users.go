@@ -55,57 +55,6 @@ func (c *Controller) createUser(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, p)
 }
 
-func (c *Controller) listUsers(w http.ResponseWriter, r *http.Request) error {
-	lp, err := parseList(r, false)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	opt := store.ListOptions{GUIDs: filterValues(q, "guids")}
-	if names := filterValues(q, "usernames"); len(names) > 0 {
-		// Usernames live in the UAA's records.
-		uaa, err := c.deps.Store.Users().List(r.Context(), store.ListOptions{Names: names})
-		if err != nil {
-			return err
-		}
-		if len(uaa) == 0 {
-			return c.writeList(w, r, lp, 0, []any{}, nil)
-		}
-		for _, u := range uaa {
-			opt.GUIDs = append(opt.GUIDs, u.GUID)
-		}
-	}
-	users, err := c.deps.Store.CCUsers().List(r.Context(), opt)
-	if err != nil {
-		return err
-	}
-	page, total := sortAndPage(users, lp, ccUserMeta, nil)
-	out := make([]*presenters.User, 0, len(page))
-	for _, u := range page {
-		p, err := c.presentUser(r.Context(), u)
-		if err != nil {
-			return err
-		}
-		out = append(out, p)
-	}
-	return c.writeList(w, r, lp, total, out, nil)
-}
-
-func (c *Controller) getUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := c.deps.Store.CCUsers().Get(r.Context(), r.PathValue("guid"))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("User")
-		}
-		return err
-	}
-	p, err := c.presentUser(r.Context(), u)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, p)
-}
-
 // deleteUser serves DELETE /v3/users/{guid}: 202 and a job, as the cf CLI's
 // delete-user expects.
 func (c *Controller) deleteUser(w http.ResponseWriter, r *http.Request) error {
@@ -118,7 +67,23 @@ func (c *Controller) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	by := userFrom(r.Context()).Name
 	return c.runJob(w, r, "user.delete", "user", guid, func(ctx context.Context) ([]string, error) {
-		if err := c.deps.Store.CCUsers().Delete(ctx, guid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		err := c.deps.Store.InTx(ctx, func(tx store.Store) error {
+			// The user's roles go with it.
+			roles, err := tx.Roles().List(ctx, store.ListOptions{UserGUIDs: []string{guid}})
+			if err != nil {
+				return err
+			}
+			for _, ro := range roles {
+				if err := tx.Roles().Delete(ctx, ro.GUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			if err := tx.CCUsers().Delete(ctx, guid); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		c.log.Info("cc-user-deleted", "guid", guid, "by", by)

@@ -267,6 +267,10 @@ type ListOptions struct {
 	ServiceOfferingGUIDs []string // plans
 	ServicePlanGUIDs     []string // service instances
 	ServiceInstanceGUIDs []string // service bindings
+	// Tenancy:
+	UserGUIDs   []string // roles
+	TargetGUIDs []string // audit events
+	QuotaGUIDs  []string // quota assignments
 }
 
 // OrgStore: Name is unique (ErrDuplicate).
@@ -397,6 +401,11 @@ type Store interface {
 	OAuthClients() OAuthClientStore
 	RevokedTokens() RevokedTokenStore
 	CCUsers() CCUserStore
+	Roles() RoleStore
+	OrgQuotas() OrgQuotaStore
+	SpaceQuotas() SpaceQuotaStore
+	QuotaAssignments() QuotaAssignmentStore
+	AuditEvents() AuditEventStore
 	// InTx runs f in one transaction: all of f's writes land, or none.
 	// The Store passed to f must be used for every access inside f.
 	InTx(ctx context.Context, f func(tx Store) error) error

@@ -1,0 +1,48 @@
+package controller
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ingot-paas/ingot/internal/store"
+)
+
+// TestDeleteUserRemovesRoles: `cf delete-user` (DELETE /v3/users) takes
+// the user's roles with it, so a user re-created under the same name
+// starts with none.
+func TestDeleteUserRemovesRoles(t *testing.T) {
+	h := newHarness(t)
+	u := h.newUser("dora")
+	space := h.defaultSpace()
+	var sp struct {
+		Relationships struct {
+			Organization struct {
+				Data ref `json:"data"`
+			} `json:"organization"`
+		} `json:"relationships"`
+	}
+	h.do("GET", "/v3/spaces/"+space, nil, 200, &sp)
+	user := map[string]any{"data": map[string]string{"guid": u.guid}}
+	h.do("POST", "/v3/roles", map[string]any{"type": "organization_user", "relationships": map[string]any{
+		"organization": map[string]any{"data": map[string]string{"guid": sp.Relationships.Organization.Data.GUID}}, "user": user}}, 201, nil)
+	h.do("POST", "/v3/roles", map[string]any{"type": "space_developer", "relationships": map[string]any{
+		"space": map[string]any{"data": map[string]string{"guid": space}}, "user": user}}, 201, nil)
+	roles := func() int {
+		rs, err := h.store.Roles().List(context.Background(), store.ListOptions{UserGUIDs: []string{u.guid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	if n := roles(); n != 2 {
+		t.Fatalf("roles before the delete: %d", n)
+	}
+	hdr := h.do("DELETE", "/v3/users/"+u.guid, nil, 202, nil)
+	if j := h.waitJob(hdr.Get("Location")); j.State != "COMPLETE" {
+		t.Fatalf("delete job: %+v", j)
+	}
+	if n := roles(); n != 0 {
+		t.Fatalf("%d roles left after the user was deleted", n)
+	}
+	h.fail("GET", "/v3/users/"+u.guid, nil, 404)
+}
