@@ -62,6 +62,18 @@ func (d *deployments) shownVersions(a *store.App) func(string) bool {
 	return func(s string) bool { return s == v }
 }
 
+// running reports whether this controller runs the deployment.
+func (d *deployments) running(guid string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range d.runs {
+		if r.guid == guid {
+			return true
+		}
+	}
+	return false
+}
+
 // stop cancels the app's running deployment with cause and waits (bounded)
 // for its run to return.
 func (d *deployments) stop(appGUID string, cause error) {
@@ -332,6 +344,11 @@ func (c *Controller) resumeDeployments(ctx context.Context) {
 		return
 	}
 	for _, d := range deps {
+		// Only what a previous controller left: a deployment made since
+		// this one started runs already.
+		if !d.CreatedAt.Before(c.started) || c.deploys.running(d.GUID) {
+			continue
+		}
 		c.log.Info("deployment-resumed", "app_guid", d.AppGUID, "deployment_guid", d.GUID)
 		c.launchDeployment(d)
 	}

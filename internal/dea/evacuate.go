@@ -2,6 +2,8 @@ package dea
 
 import (
 	"context"
+	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -70,7 +72,14 @@ func (d *DEA) evacuate() {
 	d.flush()
 
 	replaced := make(chan struct{}, 1)
+	var peerSeen atomic.Bool
 	sub, err := d.deps.Bus.Subscribe(bus.SubjectDEAHeartbeat, "", func(m *bus.Msg) {
+		var from struct {
+			DEA string `json:"dea"`
+		}
+		if json.Unmarshal(m.Data, &from) == nil && from.DEA != "" && from.DEA != d.id {
+			peerSeen.Store(true)
+		}
 		if d.noteReplacements(m.Data, list, began) {
 			select {
 			case replaced <- struct{}{}:
@@ -88,6 +97,11 @@ func (d *DEA) evacuate() {
 
 	timeout := time.NewTimer(d.cfg.EvacuationTimeout)
 	defer timeout.Stop()
+	// With no other DEA heartbeating there is nowhere to evacuate to:
+	// after a few heartbeat intervals without one, stop at once instead of
+	// waiting out the timeout.
+	probe := time.NewTimer(min(3*d.cfg.HeartbeatInterval, d.cfg.EvacuationTimeout))
+	defer probe.Stop()
 	hb := time.NewTicker(d.cfg.HeartbeatInterval)
 	defer hb.Stop()
 	reg := time.NewTicker(d.registerInterval())
@@ -106,6 +120,18 @@ func (d *DEA) evacuate() {
 		case <-d.reconnected:
 			d.heartbeat()
 			d.registerAll()
+		case <-probe.C:
+			if peerSeen.Load() {
+				continue
+			}
+			d.log.Warn("dea-evacuation-no-peer", "instances", d.evacuationLeft(list),
+				"hint", "no other DEA heartbeats: nowhere to evacuate to; stopping the instances now")
+			d.mu.Lock()
+			for _, in := range list {
+				in.requestStop(messages.ReasonDEAEvacuation)
+			}
+			d.mu.Unlock()
+			return
 		case <-timeout.C:
 			left := d.evacuationLeft(list)
 			d.log.Warn("dea-evacuation-timed-out", "instances_not_replaced", left,

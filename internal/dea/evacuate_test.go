@@ -361,3 +361,29 @@ func TestEvacuationThroughTheRouterLosesNoRequest(t *testing.T) {
 		t.Errorf("%d requests failed (last: %v)", fail, lastErr)
 	}
 }
+
+// TestEvacuationWithoutPeerStopsAtOnce: with no other DEA heartbeating,
+// an evacuating DEA does not wait out its timeout (there is nowhere to
+// evacuate to): it stops its instances after a few heartbeat intervals.
+func TestEvacuationWithoutPeerStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Minute
+	h := newHarness(t, harnessOpts{mod: evacuating(timeout)})
+	d := webApp(t)
+	msg := startMsg(d, "app-lonely", 0)
+	if r := h.start(msg); !r.Accepted {
+		t.Fatalf("start: %+v", r)
+	}
+	h.running(msg.InstanceGUID)
+	began := time.Now()
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took >= timeout {
+		t.Fatalf("the DEA waited %s, its whole evacuation timeout, with no other DEA", took)
+	}
+	h.waitLog("app-lonely", messages.SourceCell, "stopping instance")
+	if cs, _ := h.backend.List(t.Context()); len(cs) != 0 {
+		t.Errorf("%d containers left", len(cs))
+	}
+}
