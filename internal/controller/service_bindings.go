@@ -355,7 +355,24 @@ func (c *Controller) listServiceBindings(w http.ResponseWriter, r *http.Request)
 	for _, b := range page {
 		out = append(out, c.pres.ServiceCredentialBinding(b))
 	}
-	return c.writeList(w, r, lp, total, out, nil)
+	var included map[string]any
+	if includes(r)["app"] {
+		// The cf CLI's services list names the bound apps from here.
+		apps := []map[string]any{}
+		seen := map[string]bool{}
+		for _, b := range page {
+			if b.AppGUID == "" || seen[b.AppGUID] {
+				continue
+			}
+			seen[b.AppGUID] = true
+			if a, err := c.deps.Store.Apps().Get(r.Context(), b.AppGUID); err == nil {
+				apps = append(apps, map[string]any{"guid": a.GUID, "name": a.Name,
+					"relationships": map[string]any{"space": presenters.Rel(a.SpaceGUID)}})
+			}
+		}
+		included = map[string]any{"apps": apps}
+	}
+	return c.writeList(w, r, lp, total, out, included)
 }
 
 func (c *Controller) getServiceBinding(w http.ResponseWriter, r *http.Request) error {

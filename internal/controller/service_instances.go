@@ -430,15 +430,16 @@ func (c *Controller) listServiceInstances(w http.ResponseWriter, r *http.Request
 func (c *Controller) instanceIncludes(r *http.Request, sis []*store.ServiceInstance) map[string]any {
 	q := r.URL.Query()
 	planFields, offFields := filterValues(q, "fields[service_plan]"), filterValues(q, "fields[service_plan.service_offering]")
-	if planFields == nil && offFields == nil {
+	brokerFields := filterValues(q, "fields[service_plan.service_offering.service_broker]")
+	if planFields == nil && offFields == nil && brokerFields == nil {
 		return nil
 	}
 	v, err := c.loadCatalog(r.Context())
 	if err != nil {
 		return nil
 	}
-	plans, offs := []map[string]any{}, []map[string]any{}
-	seenP, seenO := map[string]bool{}, map[string]bool{}
+	plans, offs, brokers := []map[string]any{}, []map[string]any{}, []map[string]any{}
+	seenP, seenO, seenB := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, si := range sis {
 		for _, p := range v.plans {
 			if p.GUID != si.PlanGUID || seenP[p.GUID] {
@@ -451,10 +452,20 @@ func (c *Controller) instanceIncludes(r *http.Request, sis []*store.ServiceInsta
 				seenO[o.GUID] = true
 				offs = append(offs, map[string]any{"guid": o.GUID, "name": o.Name,
 					"relationships": map[string]any{"service_broker": presenters.Rel(o.BrokerGUID)}})
+				if brokerFields != nil && o.BrokerGUID != "" && !seenB[o.BrokerGUID] {
+					seenB[o.BrokerGUID] = true
+					if b, err := c.deps.Store.ServiceBrokers().Get(r.Context(), o.BrokerGUID); err == nil {
+						brokers = append(brokers, map[string]any{"guid": b.GUID, "name": b.Name})
+					}
+				}
 			}
 		}
 	}
-	return map[string]any{"service_plans": plans, "service_offerings": offs}
+	out := map[string]any{"service_plans": plans, "service_offerings": offs}
+	if brokerFields != nil {
+		out["service_brokers"] = brokers
+	}
+	return out
 }
 
 func (c *Controller) getServiceInstance(w http.ResponseWriter, r *http.Request) error {

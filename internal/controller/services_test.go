@@ -254,6 +254,26 @@ func TestUserProvidedService(t *testing.T) {
 	}
 	h.fail("DELETE", "/v3/service_instances/"+si.GUID, nil, 422)
 
+	// The cf CLI's services list names bound apps from include=app.
+	var bl struct {
+		Resources []ref `json:"resources"`
+		Included  struct {
+			Apps []struct {
+				GUID          string `json:"guid"`
+				Name          string `json:"name"`
+				Relationships struct {
+					Space struct {
+						Data ref `json:"data"`
+					} `json:"space"`
+				} `json:"relationships"`
+			} `json:"apps"`
+		} `json:"included"`
+	}
+	h.do("GET", "/v3/service_credential_bindings?service_instance_guids="+si.GUID+"&include=app", nil, 200, &bl)
+	if len(bl.Resources) != 1 || len(bl.Included.Apps) != 1 || bl.Included.Apps[0].Name != "upsapp" || bl.Included.Apps[0].Relationships.Space.Data.GUID != space {
+		t.Fatalf("bindings with include=app: %+v", bl)
+	}
+
 	// Deleting the app unbinds it.
 	hdr := h.do("DELETE", "/v3/apps/"+app, nil, 202, nil)
 	if j := h.waitJob(hdr.Get("Location")); j.State != "COMPLETE" {
@@ -322,6 +342,19 @@ func TestManifestServices(t *testing.T) {
 	}
 	if bs, _ := h.store.ServiceBindings().List(context.Background(), store.ListOptions{AppGUIDs: []string{app.GUID}}); len(bs) != 2 {
 		t.Fatalf("bindings = %d, want 2", len(bs))
+	}
+	// The cf CLI's services list: plan, offering and broker names.
+	var il struct {
+		Included struct {
+			Plans   []struct{ Name string } `json:"service_plans"`
+			Offers  []struct{ Name string } `json:"service_offerings"`
+			Brokers []struct{ Name string } `json:"service_brokers"`
+		} `json:"included"`
+	}
+	h.do("GET", "/v3/service_instances?space_guids="+space+"&fields[service_plan]=guid,name,relationships.service_offering"+
+		"&fields[service_plan.service_offering]=guid,name,relationships.service_broker&fields[service_plan.service_offering.service_broker]=guid,name", nil, 200, &il)
+	if len(il.Included.Plans) != 1 || len(il.Included.Offers) != 1 || len(il.Included.Brokers) != 1 || il.Included.Brokers[0].Name != "flaky" {
+		t.Fatalf("service instance includes: %+v", il.Included)
 	}
 	j = h.applyManifest("applications:\n- name: mapp\n  services: [missing]\n")
 	if j.State != "FAILED" || !strings.Contains(j.Errors[0].Detail, "Service instance 'missing' not found") {
