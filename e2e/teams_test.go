@@ -79,5 +79,15 @@ func TestCLITeamSession(t *testing.T) {
 	want(e.mustIngot("unset-space-role", "alice", "team", "dev", "SpaceDeveloper"), "OK")
 	want(e.mustIngot("delete", "site", "-r", "-f"), "OK")
 	want(e.mustIngot("delete-user", "eve", "-f"), "OK")
+	// Deleting the space and the org takes everything in them.
+	e.mustIngot("push", "leftover", "-p", dir, "--no-manifest", "-m", "32M")
+	want(e.mustIngot("delete-space", "dev", "-f"), "OK")
+	if out, err := e.ingot("apps"); err == nil {
+		t.Errorf("apps in a deleted space:\n%s", out)
+	}
+	want(e.mustIngot("delete-org", "team", "-f"), "OK")
+	if out := e.mustIngot("orgs"); strings.Contains(out, "team") {
+		t.Errorf("the deleted org is listed:\n%s", out)
+	}
 	want(e.mustIngot("logout"), "OK")
 }

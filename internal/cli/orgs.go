@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ingot-paas/ingot/pkg/client"
 )
 
 func newOrgsCommand(o *options) *cobra.Command {
@@ -178,4 +180,100 @@ func newRenameSpaceCommand(o *options) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newDeleteOrgCommand(o *options) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "delete-org ORG [-f]",
+		Short: "Delete an organization with its spaces, apps, services, routes and domains",
+		Args:  appNameArgs("ORG"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := newSession(cmd, o, needAPI)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if ok, err := s.confirm(force, fmt.Sprintf("Really delete the org %s, including its spaces, apps, service instances, routes and private domains? [yN]: ", args[0])); err != nil || !ok {
+				return err
+			}
+			s.printf("Deleting org %s as %s...\n", args[0], s.user())
+			org, err := s.c.GetOrgByName(ctx, args[0])
+			if client.IsNotFound(err) {
+				s.printf("Org '%s' does not exist.\nOK\n", args[0])
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.c.DeleteOrg(ctx, org.GUID); err != nil {
+				return err
+			}
+			if s.cfg.OrgGUID == org.GUID {
+				s.cfg.OrgGUID, s.cfg.OrgName, s.cfg.SpaceGUID, s.cfg.SpaceName = "", "", "", ""
+				if err := s.save(); err != nil {
+					return err
+				}
+			}
+			s.printf("OK\n")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "delete without asking for confirmation")
+	return cmd
+}
+
+func newDeleteSpaceCommand(o *options) *cobra.Command {
+	var force bool
+	var org string
+	cmd := &cobra.Command{
+		Use:   "delete-space SPACE [-o ORG] [-f]",
+		Short: "Delete a space with its apps, services and routes",
+		Args:  appNameArgs("SPACE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n := needOrg
+			if org != "" {
+				n = needAPI
+			}
+			s, err := newSession(cmd, o, n)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			orgGUID, orgName := s.cfg.OrgGUID, s.cfg.OrgName
+			if org != "" {
+				found, err := s.c.GetOrgByName(ctx, org)
+				if err != nil {
+					return err
+				}
+				orgGUID, orgName = found.GUID, found.Name
+			}
+			if ok, err := s.confirm(force, fmt.Sprintf("Really delete the space %s, including its apps, service instances and routes? [yN]: ", args[0])); err != nil || !ok {
+				return err
+			}
+			s.printf("Deleting space %s in org %s as %s...\n", args[0], orgName, s.user())
+			sp, err := s.c.GetSpaceByName(ctx, orgGUID, args[0])
+			if client.IsNotFound(err) {
+				s.printf("Space '%s' does not exist.\nOK\n", args[0])
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.c.DeleteSpace(ctx, sp.GUID); err != nil {
+				return err
+			}
+			if s.cfg.SpaceGUID == sp.GUID {
+				s.cfg.SpaceGUID, s.cfg.SpaceName = "", ""
+				if err := s.save(); err != nil {
+					return err
+				}
+			}
+			s.printf("OK\n")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "delete without asking for confirmation")
+	cmd.Flags().StringVarP(&org, "org", "o", "", "organization (default: the targeted one)")
+	return cmd
 }

@@ -110,6 +110,8 @@ func newRootCommand(o options, extra ...*cobra.Command) *cobra.Command {
 		newCreateSpaceCommand(&o),
 		newRenameOrgCommand(&o),
 		newRenameSpaceCommand(&o),
+		newDeleteOrgCommand(&o),
+		newDeleteSpaceCommand(&o),
 		newLogoutCommand(&o),
 		newCreateServiceBrokerCommand(&o),
 		newServiceBrokersCommand(&o),

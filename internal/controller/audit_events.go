@@ -24,6 +24,8 @@ const (
 	eventSIDelete         = "audit.service_instance.delete"
 	eventSpaceCreate      = "audit.space.create"
 	eventOrgCreate        = "audit.organization.create"
+	eventSpaceDelete      = "audit.space.delete-request"
+	eventOrgDelete        = "audit.organization.delete-request"
 )
 
 // eventTarget is what an audit event is about.

@@ -13,7 +13,19 @@ import (
 type jobTask struct {
 	guid string
 	run  func(ctx context.Context) ([]string, error)
+	// vals carries the request's values (the caller, its authorization)
+	// into the job, so what the job records names who asked.
+	vals context.Context
 }
+
+// jobContext is the worker's context (deadline, cancellation) with the
+// values of the request that queued the job.
+type jobContext struct {
+	context.Context
+	vals context.Context
+}
+
+func (j jobContext) Value(key any) any { return j.vals.Value(key) }
 
 // runJob records a PROCESSING job, queues run on the bounded worker pool
 // and answers 202 with Location: /v3/jobs/<guid>.
@@ -23,7 +35,7 @@ func (c *Controller) runJob(w http.ResponseWriter, r *http.Request, op, resType,
 		return err
 	}
 	select {
-	case c.jobQ <- jobTask{guid: j.GUID, run: run}:
+	case c.jobQ <- jobTask{guid: j.GUID, run: run, vals: context.WithoutCancel(r.Context())}:
 	default:
 		c.finishJob(r.Context(), j.GUID, nil, apierr.ServiceUnavailable("The controller is busy; try again shortly"))
 		return apierr.ServiceUnavailable("The controller is busy; try again shortly")
@@ -39,7 +51,11 @@ func (c *Controller) jobWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-c.jobQ:
-			warnings, err := t.run(ctx)
+			jctx := ctx
+			if t.vals != nil {
+				jctx = jobContext{Context: ctx, vals: t.vals}
+			}
+			warnings, err := t.run(jctx)
 			if err != nil && apierr.As(err) == nil {
 				c.log.Error("job-failed", "job_guid", t.guid, "error", err)
 			}

@@ -46,3 +46,31 @@ func TestDeleteUserRemovesRoles(t *testing.T) {
 	}
 	h.fail("GET", "/v3/users/"+u.guid, nil, 404)
 }
+
+// TestJobEventsNameTheCaller: what an asynchronous job records (apply
+// manifest creates and updates apps) names the user who asked, not
+// "system".
+func TestJobEventsNameTheCaller(t *testing.T) {
+	h := newHarness(t)
+	if j := h.applyManifest("applications:\n- name: jobbed\n  no-route: true\n"); j.State != "COMPLETE" {
+		t.Fatalf("apply_manifest: %+v", j)
+	}
+	var l struct {
+		Resources []struct {
+			Type  string `json:"type"`
+			Actor struct {
+				Type string `json:"type"`
+				Name string `json:"name"`
+			} `json:"actor"`
+		} `json:"resources"`
+	}
+	h.do("GET", "/v3/audit_events?types=audit.app.create,audit.app.apply_manifest", nil, 200, &l)
+	if len(l.Resources) < 2 {
+		t.Fatalf("events: %+v", l.Resources)
+	}
+	for _, e := range l.Resources {
+		if e.Actor.Type != "user" || e.Actor.Name != "admin" {
+			t.Errorf("event %s recorded by %s %q, want user admin", e.Type, e.Actor.Type, e.Actor.Name)
+		}
+	}
+}

@@ -91,3 +91,22 @@ type DomainDetails struct {
 func (c *Client) ListDomainsDetailed(ctx context.Context) ([]DomainDetails, error) {
 	return listAll[DomainDetails](ctx, c, "/v3/domains", url.Values{"order_by": {"name"}})
 }
+
+// DeleteOrg deletes an organization with everything in it and waits for
+// the job.
+func (c *Client) DeleteOrg(ctx context.Context, guid string) error {
+	resp, err := c.send(ctx, http.MethodDelete, "/v3/organizations/"+pathEscape(guid), nil, nil)
+	if err != nil {
+		return fmt.Errorf("delete org: %w", err)
+	}
+	return c.waitAsync(ctx, resp)
+}
+
+// DeleteSpace deletes a space with everything in it and waits for the job.
+func (c *Client) DeleteSpace(ctx context.Context, guid string) error {
+	resp, err := c.send(ctx, http.MethodDelete, "/v3/spaces/"+pathEscape(guid), nil, nil)
+	if err != nil {
+		return fmt.Errorf("delete space: %w", err)
+	}
+	return c.waitAsync(ctx, resp)
+}
