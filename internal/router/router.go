@@ -96,6 +96,9 @@ type Config struct {
 	// LBAlgo balances routes whose registrations set no options.lb_algo:
 	// LBRoundRobin (default) or LBLeastConnection.
 	LBAlgo string
+	// MaxConns bounds the client connections served at once on the plain
+	// listener (default DefaultMaxConns); more are closed at once.
+	MaxConns int
 }
 
 func (c *Config) applyDefaults() {
@@ -122,6 +125,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxIdleConnsPerEndpoint == 0 {
 		c.MaxIdleConnsPerEndpoint = DefaultMaxIdleConnsPerEndpoint
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	if c.EjectAfterFailures == 0 {
 		c.EjectAfterFailures = DefaultEjectAfterFailures
 	}
@@ -145,8 +151,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
 	}
-	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 {
-		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint and eject_after_failures must not be negative"))
+	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 || c.MaxConns < 0 {
+		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint, eject_after_failures and max_conns must not be negative"))
 	}
 	if !validLBAlgo(c.LBAlgo) {
 		errs = append(errs, fmt.Errorf("lb_algo must be %s or %s, not %q", LBRoundRobin, LBLeastConnection, c.LBAlgo))
@@ -179,6 +185,7 @@ type Router struct {
 	proxy *proxy
 	acc   *accessLog
 	ids   *idGen
+	loop  *loopServer // serves ln; hands what it does not handle to srv
 
 	metrics   *metrics
 	metricsLn net.Listener // nil when MetricsAddr is empty
@@ -245,6 +252,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	}
 	r.acc = newAccessLog(deps.Logs, r.index, accessLogQueue, log)
 	r.proxy = newProxy(r)
+	r.loop = newLoopServer(r)
 	r.baseCtx, r.baseCancel = context.WithCancel(context.Background())
 	r.srv = &http.Server{
 		Handler:           r,
@@ -315,7 +323,16 @@ func (r *Router) Run(ctx context.Context) error {
 
 	r.publishStart("start")
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- r.srv.Serve(r.ln) }()
+	go func() {
+		if err := r.loop.serve(r.ln); err != nil {
+			serveErr <- err
+		}
+	}()
+	go func() {
+		if err := r.srv.Serve(r.loop.handoff); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
 	if r.tlsLn != nil {
 		go func() {
 			if err := r.srv.Serve(r.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -352,9 +369,18 @@ func (r *Router) shutdown() {
 	deadline := time.Now().Add(r.drainTimeout)
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	_ = r.ln.Close()
+	r.loop.beginDrain()
 	if err := r.srv.Shutdown(sctx); err != nil {
 		r.log.Warn("router-drain-timeout", "error", err, "in_flight", r.inflight.Load())
 		_ = r.srv.Close()
+	}
+	for r.loop.active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.loop.active(); n > 0 {
+		r.log.Warn("router-drain-timeout", "connections", n, "in_flight", r.inflight.Load())
+		r.loop.closeAll()
 	}
 	r.baseCancel()
 	for r.inflight.Load() > 0 && time.Now().Before(deadline.Add(time.Second)) {
