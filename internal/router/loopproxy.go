@@ -254,6 +254,7 @@ func (p *proxy) readResponseLoop(st *reqState, lc *loopConn, bc *backendConn) (*
 	first := true
 	for {
 		lc.rhead = lc.rhead[:0]
+		lineStart := 0
 		for {
 			line, err := bc.br.ReadSlice('\n')
 			lc.rhead = append(lc.rhead, line...)
@@ -261,9 +262,10 @@ func (p *proxy) readResponseLoop(st *reqState, lc *loopConn, bc *backendConn) (*
 				return nil, errors.New("read response: header too large")
 			}
 			if err == nil {
-				if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+				if l := lc.rhead[lineStart:]; len(l) == 1 || len(l) == 2 && l[0] == '\r' {
 					break // the empty line
 				}
+				lineStart = len(lc.rhead)
 				continue
 			}
 			if err == bufio.ErrBufferFull {
