@@ -41,6 +41,7 @@ type options struct {
 	tls        bool
 	baseline   string
 	raw        bool
+	keepalive  int
 }
 
 // target is one thing wrk is pointed at.
@@ -72,6 +73,7 @@ func main() {
 	flag.BoolVar(&o.tls, "tls", false, "also measure ingot and nginx terminating TLS (targets ingot-tls, nginx-tls; self-signed certificate)")
 	flag.StringVar(&o.baseline, "baseline", "", "a binary of this harness built from an older commit: its router runs as target \"baseline\", interleaved with the current one")
 	flag.BoolVar(&o.raw, "rawgo", false, "also measure rawgo: a featureless Go proxy loop without net/http, the floor for a purpose-built server loop")
+	flag.IntVar(&o.keepalive, "keepalive", 64, "idle keep-alive connections to the backend: nginx's upstream keepalive and the router's MaxIdleConnsPerEndpoint (a -baseline build older than this flag keeps its default, 64)")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -163,7 +165,7 @@ func run(ctx context.Context, o options) error {
 	targets := []target{{name: "direct", url: "http://" + backend.addr + "/"}}
 	var extra []target // TLS targets, appended after the plain ones
 	if wanted(o, "ingot") {
-		env := []string{envRole + "=" + roleRouter, envNATS + "=" + nats.URL()}
+		env := []string{envRole + "=" + roleRouter, envNATS + "=" + nats.URL(), envKeepalive + "=" + strconv.Itoa(o.keepalive)}
 		if certs != nil {
 			env = append(env, envTLSCert+"="+certs.cert, envTLSKey+"="+certs.key)
 		}
@@ -188,7 +190,7 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.baseline != "" && wanted(o, "baseline") {
 		cmd := exec.Command(o.baseline)
-		cmd.Env = append(os.Environ(), envRole+"="+roleRouter, envNATS+"="+nats.URL())
+		cmd.Env = append(os.Environ(), envRole+"="+roleRouter, envNATS+"="+nats.URL(), envKeepalive+"="+strconv.Itoa(o.keepalive))
 		bl, err := startReady("baseline router", cmd)
 		if err != nil {
 			return err
@@ -284,7 +286,7 @@ func nginxTarget(ctx context.Context, o options, dir, backend string, certs *cer
 		fmt.Printf("nginx: %v; skipping nginx.\n", err)
 		return target{}, false
 	}
-	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog, certs)
+	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog, o.keepalive, certs)
 	if err != nil {
 		fmt.Printf("nginx: could not start (%v); skipping nginx.\n", err)
 		return target{}, false

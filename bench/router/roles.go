@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -28,6 +29,7 @@ const (
 	envCPUProfile = "INGOT_BENCH_CPUPROFILE"
 	envTLSCert    = "INGOT_BENCH_TLS_CERT"
 	envTLSKey     = "INGOT_BENCH_TLS_KEY"
+	envKeepalive  = "INGOT_BENCH_KEEPALIVE"
 	roleBackend   = "backend"
 	roleRouter    = "router"
 )
@@ -101,6 +103,9 @@ func runRouter() error {
 	}
 	defer b.Close()
 	cfg := router.Config{ListenAddr: "127.0.0.1:0"}
+	if n, err := strconv.Atoi(os.Getenv(envKeepalive)); err == nil && n > 0 {
+		cfg.MaxIdleConnsPerEndpoint = n
+	}
 	if cert := os.Getenv(envTLSCert); cert != "" {
 		cfg.TLSAddr = "127.0.0.1:0"
 		cfg.Certificates = []router.CertFiles{{CertFile: cert, KeyFile: os.Getenv(envTLSKey)}}
