@@ -106,12 +106,14 @@ func TestLoopPipelinedRequestsAnsweredInOrder(t *testing.T) {
 		"POST /two HTTP/1.1\r\nHost: pipe.example.com\r\nContent-Length: 3\r\n\r\nabc" +
 		"HEAD /three HTTP/1.1\r\nHost: pipe.example.com\r\n\r\n" +
 		get("nowhere.example.com", "/four") +
+		"PUT /gone HTTP/1.1\r\nHost: nowhere.example.com\r\nContent-Length: 4\r\n\r\nbody" +
 		get("pipe.example.com", "/five"))
 	for _, want := range []struct{ method, status, body string }{
 		{"GET", "200", "GET /one "},
 		{"POST", "200", "POST /two abc"},
 		{"HEAD", "200", ""},
 		{"GET", "404", "404 Not Found: Requested route ('nowhere.example.com') does not exist.\n"},
+		{"PUT", "404", "404 Not Found: Requested route ('nowhere.example.com') does not exist.\n"},
 		{"GET", "200", "GET /five "},
 	} {
 		res, body := rc.read(want.method)
