@@ -131,52 +131,110 @@ func FuzzParseRequest(f *testing.F) {
 		if e < 0 {
 			return
 		}
-		head := data[:e]
-		var r rawRequest
-		if !parseRequest(head, &r) {
+		checkParseLikeNetHTTP(t, data[:e])
+	})
+}
+
+// FuzzParseRequestFields is FuzzParseRequest with the head built from its
+// parts, so the fuzzer spends its time on values rather than framing.
+func FuzzParseRequestFields(f *testing.F) {
+	f.Add("GET", "/", "a.example.com", "X-Forwarded-For", "1.2.3.4")
+	f.Add("POST", "/x?y", "A.B:1", "Content-Length", "12")
+	f.Add("PUT", "/%41", "[::1]", "Connection", "close")
+	f.Add("GET", "/", "x", "Cookie", "JSESSIONID=1; __VCAP_ID__=a")
+	f.Add("DELETE", "//a", "x.", "X-Cf-App-Instance", testAppGUID+":0")
+	f.Fuzz(func(t *testing.T, method, target, host, name, value string) {
+		checkParseLikeNetHTTP(t, method+" "+target+" HTTP/1.1\r\nHost: "+host+"\r\n"+name+": "+value+"\r\n\r\n")
+	})
+}
+
+func checkParseLikeNetHTTP(t *testing.T, head string) {
+	t.Helper()
+	if headEnd([]byte(head)) != len(head) {
+		return // not one head
+	}
+	var r rawRequest
+	if !parseRequest(head, &r) {
+		return
+	}
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+	if err != nil {
+		t.Fatalf("%q: loop accepted, net/http refused: %v", head, err)
+	}
+	clen := req.ContentLength
+	if clen < 0 {
+		clen = 0
+	}
+	if r.method != req.Method || r.uri != req.RequestURI || r.path != req.URL.Path || r.host != req.Host ||
+		r.clen != clen || r.close != req.Close {
+		t.Fatalf("%q: loop %q %q %q %q %d %v, net/http %q %q %q %q %d %v", head,
+			r.method, r.uri, r.path, r.host, r.clen, r.close,
+			req.Method, req.RequestURI, req.URL.Path, req.Host, clen, req.Close)
+	}
+	h := req.Header
+	if r.xff != strings.Join(h[hdrForwardedFor], ", ") || r.xfp != h.Get(hdrForwardedProto) ||
+		r.appInstance != h.Get(hdrAppInstance) || r.referer != h.Get("Referer") ||
+		r.userAgent != h.Get("User-Agent") || r.hasStart != (len(h[hdrRequestStart]) > 0) ||
+		!slices.Equal(r.cookies, h["Cookie"]) {
+		t.Fatalf("%q: fields differ: loop %+v, net/http %v", head, r, h)
+	}
+	var fwd, want []string
+	for _, f := range r.fwd {
+		line := head[f.start:f.end]
+		if !strings.HasSuffix(line, "\r\n") {
+			t.Fatalf("%q: forwarded line %q lacks CRLF", head, line)
+		}
+		name, _, _ := strings.Cut(line, ":")
+		fwd = append(fwd, http.CanonicalHeaderKey(name))
+	}
+	for k, vs := range h {
+		if !skipRequestHeader(k) {
+			for range vs {
+				want = append(want, k)
+			}
+		}
+	}
+	slices.Sort(fwd)
+	slices.Sort(want)
+	if !slices.Equal(fwd, want) {
+		t.Fatalf("%q: forwards %v, net/http path forwards %v", head, fwd, want)
+	}
+}
+
+// FuzzParseResponse checks the loop's response head parser against
+// http.ReadResponse: a head the loop accepts is one net/http accepts, with
+// the same status, framing and connection persistence.
+func FuzzParseResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+		"HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\n\r\n",
+		"HTTP/1.1 599\r\nConnection: close, X-A\r\nX-A: 1\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, head string) {
+		if headEnd([]byte(head)) != len(head) {
 			return
 		}
-		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+		var r rawResponse
+		if !parseResponse([]byte(head), &r) {
+			return
+		}
+		res, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head)), &http.Request{Method: "GET"})
 		if err != nil {
 			t.Fatalf("%q: loop accepted, net/http refused: %v", head, err)
 		}
-		clen := req.ContentLength
-		if clen < 0 {
-			clen = 0
+		chunked := len(res.TransferEncoding) == 1 && res.TransferEncoding[0] == "chunked"
+		// A body without a length ends with the connection (roundTripLoop).
+		bodyful := res.StatusCode >= 200 && res.StatusCode != 204 && res.StatusCode != 304
+		closes := r.close || bodyful && !r.chunked && r.clen < 0
+		if r.status != res.StatusCode || bodyful && r.chunked != chunked || closes != res.Close {
+			t.Fatalf("%q: loop %d chunked=%v close=%v, net/http %d chunked=%v close=%v",
+				head, r.status, r.chunked, closes, res.StatusCode, chunked, res.Close)
 		}
-		if r.method != req.Method || r.uri != req.RequestURI || r.path != req.URL.Path || r.host != req.Host ||
-			r.clen != clen || r.close != req.Close {
-			t.Fatalf("%q: loop %q %q %q %q %d %v, net/http %q %q %q %q %d %v", head,
-				r.method, r.uri, r.path, r.host, r.clen, r.close,
-				req.Method, req.RequestURI, req.URL.Path, req.Host, clen, req.Close)
-		}
-		h := req.Header
-		if r.xff != strings.Join(h[hdrForwardedFor], ", ") || r.xfp != h.Get(hdrForwardedProto) ||
-			r.appInstance != h.Get(hdrAppInstance) || r.referer != h.Get("Referer") ||
-			r.userAgent != h.Get("User-Agent") || r.hasStart != (len(h[hdrRequestStart]) > 0) ||
-			!slices.Equal(r.cookies, h["Cookie"]) {
-			t.Fatalf("%q: fields differ: loop %+v, net/http %v", head, r, h)
-		}
-		var fwd, want []string
-		for _, f := range r.fwd {
-			line := head[f.start:f.end]
-			if !strings.HasSuffix(line, "\r\n") {
-				t.Fatalf("%q: forwarded line %q lacks CRLF", head, line)
-			}
-			name, _, _ := strings.Cut(line, ":")
-			fwd = append(fwd, http.CanonicalHeaderKey(name))
-		}
-		for k, vs := range h {
-			if !skipRequestHeader(k) {
-				for range vs {
-					want = append(want, k)
-				}
-			}
-		}
-		slices.Sort(fwd)
-		slices.Sort(want)
-		if !slices.Equal(fwd, want) {
-			t.Fatalf("%q: forwards %v, net/http path forwards %v", head, fwd, want)
+		if !r.chunked && r.clen >= 0 && bodyful && r.clen != res.ContentLength {
+			t.Fatalf("%q: loop length %d, net/http %d", head, r.clen, res.ContentLength)
 		}
 	})
 }
