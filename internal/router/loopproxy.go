@@ -105,16 +105,17 @@ func (p *proxy) serveLoop(st *reqState, q *rawRequest) {
 	}
 	var lastErr error
 	for range attempts {
+		now := time.Now()
 		ep := st.fixed
 		if ep == nil {
-			ep = st.pool.pick(st.sticky, st.tried, time.Now().UnixNano())
+			ep = st.pool.pick(st.sticky, st.tried, now.UnixNano())
 		}
 		if ep == nil {
 			break
 		}
 		st.tried = append(st.tried, ep)
 		st.ep = ep
-		st.appStart = time.Now()
+		st.appStart = now
 		ep.active.Add(1)
 		err := p.exchangeLoop(st, q, ep)
 		ep.active.Add(-1)
@@ -143,7 +144,7 @@ func (p *proxy) serveLoop(st *reqState, q *rawRequest) {
 // stale pooled connection is replaced once when the request has no body.
 func (p *proxy) exchangeLoop(st *reqState, q *rawRequest, ep *endpoint) error {
 	for try := 0; ; try++ {
-		bc := ep.idle.get(time.Now().UnixNano(), p.tr.IdleConnTimeout)
+		bc := ep.idle.get(st.appStart.UnixNano(), p.tr.IdleConnTimeout)
 		if bc == nil {
 			c, err := p.dialer.DialContext(p.rt.baseCtx, "tcp", ep.addr)
 			if err != nil {
@@ -315,7 +316,6 @@ func truncate(b []byte, n int) []byte {
 // session cookie, Date when missing, the framing and Connection: close.
 func (lc *loopConn) writeResponseHead(st *reqState, ep *endpoint, res *rawResponse, noBody, rechunk bool, cookieNames []string) {
 	w := lc.bw
-	now := time.Now()
 	if lc.s.draining.Load() {
 		lc.closeAfter = true
 	}
@@ -345,7 +345,7 @@ func (lc *loopConn) writeResponseHead(st *reqState, ep *endpoint, res *rawRespon
 	}
 	if !res.hasDate {
 		_, _ = w.WriteString("Date: ")
-		_, _ = w.Write(lc.dateValue(now))
+		_, _ = w.Write(lc.dateValue(time.Now()))
 		_, _ = w.WriteString("\r\n")
 	}
 	if !noBody && (res.chunked || rechunk) {
