@@ -42,6 +42,7 @@ type options struct {
 	baseline   string
 	raw        bool
 	keepalive  int
+	routerLog  bool
 }
 
 // target is one thing wrk is pointed at.
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "", "a binary of this harness built from an older commit: its router runs as target \"baseline\", interleaved with the current one")
 	flag.BoolVar(&o.raw, "rawgo", false, "also measure rawgo: a featureless Go proxy loop without net/http, the floor for a purpose-built server loop")
 	flag.IntVar(&o.keepalive, "keepalive", 64, "idle keep-alive connections to the backend: nginx's upstream keepalive and the router's MaxIdleConnsPerEndpoint (a -baseline build older than this flag keeps its default, 64)")
+	flag.BoolVar(&o.routerLog, "router-access-log", true, "let ingot's router publish its access log lines on the bus (false: no access log, to measure what it costs)")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -171,6 +173,9 @@ func run(ctx context.Context, o options) error {
 		}
 		if o.cpuProfile != "" {
 			env = append(env, envCPUProfile+"="+o.cpuProfile)
+		}
+		if !o.routerLog {
+			env = append(env, envNoAccess+"=1")
 		}
 		rt, err := startSelf("ingot router", env...)
 		if err != nil {

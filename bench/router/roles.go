@@ -30,6 +30,7 @@ const (
 	envTLSCert    = "INGOT_BENCH_TLS_CERT"
 	envTLSKey     = "INGOT_BENCH_TLS_KEY"
 	envKeepalive  = "INGOT_BENCH_KEEPALIVE"
+	envNoAccess   = "INGOT_BENCH_NO_ACCESS_LOG"
 	roleBackend   = "backend"
 	roleRouter    = "router"
 )
@@ -110,7 +111,11 @@ func runRouter() error {
 		cfg.TLSAddr = "127.0.0.1:0"
 		cfg.Certificates = []router.CertFiles{{CertFile: cert, KeyFile: os.Getenv(envTLSKey)}}
 	}
-	rt, err := router.New(cfg, router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}, log)
+	deps := router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}
+	if os.Getenv(envNoAccess) != "" {
+		deps.Logs = nil
+	}
+	rt, err := router.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
