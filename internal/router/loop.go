@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -162,6 +163,12 @@ func (lc *loopConn) serve() {
 	}
 	handedOff := false
 	defer func() {
+		if v := recover(); v != nil {
+			// As net/http does for a handler: log, drop this connection,
+			// keep the router serving.
+			lc.s.rt.log.Error("router-loop-panic", "remote_addr", lc.remoteAddr, "panic", v, "stack", string(debug.Stack()))
+			handedOff = false
+		}
 		lc.br.Reset(nil)
 		loopReaders.Put(lc.br)
 		lc.bw.Reset(nil)
