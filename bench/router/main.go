@@ -43,6 +43,7 @@ type options struct {
 	raw        bool
 	keepalive  int
 	routerLog  bool
+	rawProfile string
 }
 
 // target is one thing wrk is pointed at.
@@ -76,6 +77,7 @@ func main() {
 	flag.BoolVar(&o.raw, "rawgo", false, "also measure rawgo: a featureless Go proxy loop without net/http, the floor for a purpose-built server loop")
 	flag.IntVar(&o.keepalive, "keepalive", 64, "idle keep-alive connections to the backend: nginx's upstream keepalive and the router's MaxIdleConnsPerEndpoint (a -baseline build older than this flag keeps its default, 64)")
 	flag.BoolVar(&o.routerLog, "router-access-log", true, "let ingot's router publish its access log lines on the bus (false: no access log, to measure what it costs)")
+	flag.StringVar(&o.rawProfile, "rawgo-cpuprofile", "", "write a CPU profile of the rawgo loop for the whole run to this file")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -210,7 +212,11 @@ func run(ctx context.Context, o options) error {
 		targets = append(targets, target{name: "baseline", url: "http://" + bl.addr + "/", host: benchHost, proc: bl})
 	}
 	if o.raw && wanted(o, "rawgo") {
-		rp, err := startSelf("raw go proxy", envRole+"="+roleRawProxy, envBackend+"="+backend.addr)
+		env := []string{envRole + "=" + roleRawProxy, envBackend + "=" + backend.addr}
+		if o.rawProfile != "" {
+			env = append(env, envRawProfile+"="+o.rawProfile)
+		}
+		rp, err := startSelf("raw go proxy", env...)
 		if err != nil {
 			return err
 		}
