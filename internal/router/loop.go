@@ -227,6 +227,7 @@ func (lc *loopConn) waitRequest() bool {
 // readHead returns the next request head once it is buffered whole;
 // handoff when it does not fit the buffer (net/http allows larger heads).
 func (lc *loopConn) readHead() (head string, ok, handoff bool) {
+	timed := false
 	for {
 		n := lc.br.Buffered()
 		b, _ := lc.br.Peek(n)
@@ -236,7 +237,10 @@ func (lc *loopConn) readHead() (head string, ok, handoff bool) {
 		if n >= lc.br.Size() {
 			return "", false, true
 		}
-		if lc.rdl != 0 {
+		if !timed {
+			// The rest of a head must come within loopHeadTimeout (the
+			// deadline in place may be the idle one, or spent).
+			timed = true
 			lc.rdl = 0
 			_ = lc.c.SetReadDeadline(time.Now().Add(loopHeadTimeout))
 		}

@@ -439,3 +439,35 @@ func TestLoopBackendTimeoutAndHeaders(t *testing.T) {
 		t.Errorf("hop-by-hop response headers: %v", res.Header)
 	}
 }
+
+// A client that pipelines part of its next request while a slow response
+// is being awaited (the watcher reads those bytes) still gets both answers.
+func TestLoopPartialPipelinedRequestDuringSlowResponse(t *testing.T) {
+	e := newEnv(t)
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	}))
+	t.Cleanup(s.Close)
+	e.register(reg(t, s.URL, "sl", "0", "slow.example.com"), "slow.example.com", "/", 1)
+	rc := dialRaw(t, e.r.Addr())
+	rc.send(get("slow.example.com", "/slow"))
+	<-arrived
+	// Past the second after which the router watches the client.
+	time.Sleep(1500 * time.Millisecond)
+	rc.send("GET /next HTTP/1.1\r\nHost: slow.exa")
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if res, body := rc.read("GET"); res.StatusCode != 200 || body != "/slow" {
+		t.Fatalf("slow request: %d %q", res.StatusCode, body)
+	}
+	rc.send("mple.com\r\n\r\n")
+	if res, body := rc.read("GET"); res.StatusCode != 200 || body != "/next" {
+		t.Fatalf("pipelined request: %d %q", res.StatusCode, body)
+	}
+}
