@@ -238,3 +238,16 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseRequest(b *testing.B) {
+	head := "GET /api/v1/items?page=2 HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: wrk\r\n" +
+		"Accept: */*\r\nAccept-Encoding: gzip\r\nCookie: JSESSIONID=abc\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
+	var r rawRequest
+	b.ReportAllocs()
+	b.SetBytes(int64(len(head)))
+	for b.Loop() {
+		if !parseRequest(head, &r) {
+			b.Fatal("not parsed")
+		}
+	}
+}
