@@ -471,3 +471,21 @@ func TestLoopPartialPipelinedRequestDuringSlowResponse(t *testing.T) {
 		t.Fatalf("pipelined request: %d %q", res.StatusCode, body)
 	}
 }
+
+// A body sent without a Content-Type gets a sniffed one, as net/http's
+// server (and so gorouter and the net/http path) gives it.
+func TestLoopSniffsMissingContentType(t *testing.T) {
+	e := newEnv(t)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // the backend sends none
+		_, _ = io.WriteString(w, "<html><body>hi</body></html>")
+	}))
+	t.Cleanup(s.Close)
+	e.register(reg(t, s.URL, "sn", "0", "sniff.example.com"), "sniff.example.com", "/", 1)
+	rc := dialRaw(t, e.r.Addr())
+	rc.send(get("sniff.example.com", "/"))
+	res, body := rc.read("GET")
+	if res.StatusCode != 200 || body != "<html><body>hi</body></html>" || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("got %d %q Content-Type %q", res.StatusCode, body, res.Header.Get("Content-Type"))
+	}
+}

@@ -349,6 +349,7 @@ type rawResponse struct {
 	keepAlive  bool // Connection: keep-alive (for HTTP/1.0)
 	hasReqID   bool
 	hasDate    bool
+	hasType    bool // Content-Type present
 	stream     bool // Content-Type text/event-stream
 	setCookies int
 	fields     []respField
@@ -455,6 +456,7 @@ func parseResponse(b []byte, r *rawResponse) bool {
 		case fold(name, "set-cookie"):
 			r.setCookies++
 		case fold(name, "content-type"):
+			r.hasType = true
 			r.stream = strings.HasPrefix(v, "text/event-stream")
 		}
 		r.fields = append(r.fields, f)

@@ -195,7 +195,15 @@ func (p *proxy) roundTripLoop(st *reqState, q *rawRequest, ep *endpoint, bc *bac
 	st.status = res.status
 	noBody := q.method == http.MethodHead || res.status == http.StatusNoContent || res.status == http.StatusNotModified
 	rechunk := !noBody && !res.chunked && res.clen < 0
-	lc.writeResponseHead(st, ep, res, noBody, rechunk, p.rt.cfg.StickyCookieNames)
+	sniffed := ""
+	if !noBody && !res.hasType && res.clen > 0 {
+		// As net/http's server does for a body written without a
+		// Content-Type (and so gorouter): sniff its first 512 bytes.
+		if b, err := bc.br.Peek(int(min(res.clen, 512))); err == nil {
+			sniffed = http.DetectContentType(b)
+		}
+	}
+	lc.writeResponseHead(st, ep, res, noBody, rechunk, sniffed, p.rt.cfg.StickyCookieNames)
 
 	switch {
 	case noBody:
@@ -313,8 +321,9 @@ func truncate(b []byte, n int) []byte {
 
 // writeResponseHead writes the status line and the backend's fields minus
 // hop-by-hop ones, plus the router's: X-Vcap-Request-Id, the sticky
-// session cookie, Date when missing, the framing and Connection: close.
-func (lc *loopConn) writeResponseHead(st *reqState, ep *endpoint, res *rawResponse, noBody, rechunk bool, cookieNames []string) {
+// session cookie, a sniffed Content-Type and Date when missing, the
+// framing and Connection: close.
+func (lc *loopConn) writeResponseHead(st *reqState, ep *endpoint, res *rawResponse, noBody, rechunk bool, sniffed string, cookieNames []string) {
 	w := lc.bw
 	if lc.s.draining.Load() {
 		lc.closeAfter = true
@@ -342,6 +351,9 @@ func (lc *loopConn) writeResponseHead(st *reqState, ep *endpoint, res *rawRespon
 		if v := h["Set-Cookie"]; len(v) > n {
 			writeField(w, "Set-Cookie", v[len(v)-1])
 		}
+	}
+	if sniffed != "" {
+		writeField(w, "Content-Type", sniffed)
 	}
 	if !res.hasDate {
 		_, _ = w.WriteString("Date: ")
