@@ -2,6 +2,8 @@ package router
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -20,7 +22,8 @@ import (
 // uploads, absolute-form targets, oversize or malformed heads — is handed,
 // with the bytes already read, to the net/http server and the
 // ReverseProxy path for the rest of its life; net/http answers malformed
-// input with its own 400/431. TLS connections are served by net/http.
+// input with its own 400/431. The loop terminates TLS too: connections
+// that negotiate HTTP/2 go to net/http right after the handshake.
 
 const (
 	// loopReadBufSize bounds the request heads the loop parses itself;
@@ -55,8 +58,8 @@ func newLoopServer(r *Router) *loopServer {
 	return &loopServer{rt: r, handoff: newHandoffListener(r.ln.Addr()), conns: make(map[*loopConn]struct{})}
 }
 
-// serve accepts connections until ln is closed.
-func (s *loopServer) serve(ln net.Listener) error {
+// serve accepts connections until ln is closed; with tc, they speak TLS.
+func (s *loopServer) serve(ln net.Listener, tc *tls.Config) error {
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -70,7 +73,7 @@ func (s *loopServer) serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		lc := &loopConn{s: s, c: c}
+		lc := &loopConn{s: s, c: c, raw: c, tc: tc}
 		s.mu.Lock()
 		if len(s.conns) >= s.rt.cfg.MaxConns || s.draining.Load() {
 			s.mu.Unlock()
@@ -118,14 +121,17 @@ func (s *loopServer) closeAll() {
 	defer s.mu.Unlock()
 	for lc := range s.conns {
 		lc.abort()
-		_ = lc.c.Close()
+		_ = lc.raw.Close()
 	}
 }
 
 // loopConn is one client connection served by the loop.
 type loopConn struct {
 	s          *loopServer
-	c          net.Conn
+	c          net.Conn    // the client connection (a *tls.Conn after the handshake)
+	raw        net.Conn    // the TCP connection, for a forced close
+	tc         *tls.Config // terminate TLS on c first; nil for plain HTTP
+	tls        bool        // c is a *tls.Conn
 	br         *bufio.Reader
 	bw         *bufio.Writer
 	remoteAddr string
@@ -152,6 +158,9 @@ type loopConn struct {
 
 func (lc *loopConn) serve() {
 	defer lc.s.remove(lc)
+	if lc.tc != nil && !lc.handshake() {
+		return
+	}
 	lc.br = loopReaders.Get().(*bufio.Reader)
 	lc.br.Reset(lc.c)
 	lc.bw = loopWriters.Get().(*bufio.Writer)
@@ -194,6 +203,26 @@ func (lc *loopConn) serve() {
 			return
 		}
 	}
+}
+
+// handshake terminates TLS (bounded by loopHeadTimeout). A client that
+// negotiated HTTP/2 is handed to net/http at once; false when the loop is
+// done with the connection.
+func (lc *loopConn) handshake() bool {
+	tc := tls.Server(lc.c, lc.tc)
+	_ = lc.c.SetDeadline(time.Now().Add(loopHeadTimeout))
+	if err := tc.HandshakeContext(lc.s.rt.baseCtx); err != nil {
+		lc.s.rt.log.Debug("tls-handshake-failed", "remote_addr", lc.c.RemoteAddr().String(), "error", err)
+		_ = lc.c.Close()
+		return false
+	}
+	_ = lc.c.SetDeadline(time.Time{})
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		lc.s.handoff.give(tc) // net/http sees the *tls.Conn and speaks HTTP/2
+		return false
+	}
+	lc.c, lc.tls = tc, true
+	return true
 }
 
 // waitRequest waits for the first byte of the next request under the idle
@@ -359,6 +388,27 @@ func (lc *loopConn) dateValue(now time.Time) []byte {
 type prefixConn struct {
 	net.Conn
 	pre []byte
+}
+
+type tlsStateKey struct{}
+
+// handedOffTLS is the net/http server's ConnContext: net/http only
+// recognises TLS on a *tls.Conn, so a TLS connection handed over with its
+// read bytes carries its state in the context instead.
+func handedOffTLS(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*prefixConn); ok {
+		if tc, ok := pc.Conn.(*tls.Conn); ok {
+			cs := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &cs)
+		}
+	}
+	return ctx
+}
+
+// tlsStateOf returns the TLS state handedOffTLS recorded, or nil.
+func tlsStateOf(ctx context.Context) *tls.ConnectionState {
+	cs, _ := ctx.Value(tlsStateKey{}).(*tls.ConnectionState)
+	return cs
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {

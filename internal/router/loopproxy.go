@@ -102,6 +102,9 @@ func (p *proxy) serveLoop(st *reqState, q *rawRequest) {
 	st.xfp = q.xfp
 	if st.xfp == "" {
 		st.xfp = "http"
+		if lc.tls {
+			st.xfp = "https"
+		}
 	}
 	var lastErr error
 	for range attempts {

@@ -168,6 +168,9 @@ func newProxy(r *Router) *proxy {
 
 // ServeHTTP routes one request.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.TLS == nil {
+		req.TLS = tlsStateOf(req.Context())
+	}
 	r.inflight.Add(1)
 	defer r.inflight.Add(-1)
 	st := &reqState{

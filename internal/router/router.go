@@ -16,6 +16,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -191,7 +192,8 @@ type Router struct {
 
 	metrics   *metrics
 	metricsLn net.Listener // nil when MetricsAddr is empty
-	tlsLn     net.Listener // nil when TLSAddr is empty
+	tlsLn     net.Listener // TCP; nil when TLSAddr is empty
+	tlsConfig *tls.Config
 	metricSrv *http.Server
 
 	index string // router index, the access log instance id
@@ -219,7 +221,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ln, tlsLn, mln, err := listen(&cfg)
+	ln, tlsLn, mln, tc, err := listen(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +238,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		metrics:      &metrics{},
 		metricsLn:    mln,
 		tlsLn:        tlsLn,
+		tlsConfig:    tc,
 	}
 	if mln != nil {
 		r.metricSrv = &http.Server{
@@ -263,6 +266,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return r.baseCtx },
+		ConnContext:       handedOffTLS,
 		Protocols:         protocols(&cfg),
 	}
 	return r, nil
@@ -326,7 +330,7 @@ func (r *Router) Run(ctx context.Context) error {
 	r.publishStart("start")
 	serveErr := make(chan error, 2)
 	go func() {
-		if err := r.loop.serve(r.ln); err != nil {
+		if err := r.loop.serve(r.ln, nil); err != nil {
 			serveErr <- err
 		}
 	}()
@@ -337,7 +341,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}()
 	if r.tlsLn != nil {
 		go func() {
-			if err := r.srv.Serve(r.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := r.loop.serve(r.tlsLn, r.tlsConfig); err != nil {
 				serveErr <- err
 			}
 		}()
@@ -372,6 +376,9 @@ func (r *Router) shutdown() {
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	_ = r.ln.Close()
+	if r.tlsLn != nil {
+		_ = r.tlsLn.Close()
+	}
 	r.loop.beginDrain()
 	if err := r.srv.Shutdown(sctx); err != nil {
 		r.log.Warn("router-drain-timeout", "error", err, "in_flight", r.inflight.Load())

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -159,5 +161,50 @@ func TestTLSConfigErrors(t *testing.T) {
 		if !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: err %v, want ErrInvalidConfig", name, err)
 		}
+	}
+}
+
+// HTTP/1.1 over TLS is served by the loop; a request the loop hands to
+// net/http mid-connection (a chunked upload) still counts as HTTPS.
+func TestTLSLoopKeepAliveAndHandOff(t *testing.T) {
+	dir := t.TempDir()
+	cf, cert := writeCert(t, dir, "a", "a.example.com")
+	e := newEnv(t, envOpt{cfg: func(c *Config) {
+		c.TLSAddr = "127.0.0.1:0"
+		c.Certificates = []CertFiles{cf}
+	}})
+	s, seen := recordingBackend(t, false)
+	e.register(reg(t, s.URL, "i", "0", "a.example.com"), "a.example.com", "/", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	var dials atomic.Int64
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "a.example.com"},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i, body := range []io.Reader{nil, strings.NewReader("sized"), io.MultiReader(strings.NewReader("chunked")), nil} {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+e.r.TLSAddr()+"/", body)
+		req.Host = "a.example.com"
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "ok" || res.ProtoMajor != 1 {
+			t.Fatalf("request %d: %s %d %q", i, res.Proto, res.StatusCode, b)
+		}
+		if got := <-seen; got.header.Get("X-Forwarded-Proto") != "https" {
+			t.Errorf("request %d: X-Forwarded-Proto %q, want https", i, got.header.Get("X-Forwarded-Proto"))
+		}
+	}
+	if d := dials.Load(); d != 1 {
+		t.Errorf("client dialled %d connections for 4 keep-alive requests, want 1", d)
 	}
 }
