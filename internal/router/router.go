@@ -7,9 +7,9 @@
 // prunes endpoints that stop re-registering, and writes an RTR access-log
 // line into each app's log. Clients may speak HTTP/1.1 or HTTP/2 (h2c, or
 // h2 over TLS terminated with a certificate per domain chosen by SNI).
-// Plain HTTP/1.1 is served by the router's own server loop (loop.go), which
-// hands connections it does not handle to net/http and the ReverseProxy
-// path; backends are spoken to over pooled HTTP/1.1 keep-alive connections
+// HTTP/1.1, in clear text or over TLS, is served by the router's own server
+// loop (loop.go), which hands connections it does not handle (HTTP/2,
+// upgrades, unusual framing) to net/http and the ReverseProxy path; backends are spoken to over pooled HTTP/1.1 keep-alive connections
 // on the request's own goroutine (loopproxy.go, fastpath.go). Prometheus
 // metrics are served on a separate address.
 package router
