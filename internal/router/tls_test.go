@@ -14,12 +14,15 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // writeCert makes a self-signed certificate for names in dir and returns
@@ -206,5 +209,57 @@ func TestTLSLoopKeepAliveAndHandOff(t *testing.T) {
 	}
 	if d := dials.Load(); d != 1 {
 		t.Errorf("client dialled %d connections for 4 keep-alive requests, want 1", d)
+	}
+}
+
+// A websocket over TLS: the loop terminates TLS, then hands the upgrade to
+// net/http and the reverse proxy.
+func TestTLSWebsocket(t *testing.T) {
+	dir := t.TempDir()
+	cf, cert := writeCert(t, dir, "ws", "ws.example.com")
+	e := newEnv(t, envOpt{cfg: func(c *Config) {
+		c.TLSAddr = "127.0.0.1:0"
+		c.Certificates = []CertFiles{cf}
+	}})
+	var proto atomic.Value
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Header.Get("X-Forwarded-Proto"))
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, data, err := c.Read(r.Context())
+		if err == nil {
+			_ = c.Write(r.Context(), typ, append([]byte("echo:"), data...))
+		}
+		_, _, _ = c.Read(r.Context())
+	}))
+	t.Cleanup(s.Close)
+	e.register(reg(t, s.URL, "ws", "0", "ws.example.com"), "ws.example.com", "/", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "ws.example.com"},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "wss://"+e.r.TLSAddr()+"/socket", &websocket.DialOptions{
+		Host: "ws.example.com", HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("wss through the router: %v", err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := c.Read(ctx); err != nil || string(data) != "echo:hi" {
+		t.Fatalf("echo: %q %v", data, err)
+	}
+	if p, _ := proto.Load().(string); p != "https" {
+		t.Errorf("backend saw X-Forwarded-Proto %q, want https", p)
 	}
 }
