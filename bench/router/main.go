@@ -41,6 +41,9 @@ type options struct {
 	tls        bool
 	baseline   string
 	raw        bool
+	keepalive  int
+	routerLog  bool
+	rawProfile string
 }
 
 // target is one thing wrk is pointed at.
@@ -72,6 +75,9 @@ func main() {
 	flag.BoolVar(&o.tls, "tls", false, "also measure ingot and nginx terminating TLS (targets ingot-tls, nginx-tls; self-signed certificate)")
 	flag.StringVar(&o.baseline, "baseline", "", "a binary of this harness built from an older commit: its router runs as target \"baseline\", interleaved with the current one")
 	flag.BoolVar(&o.raw, "rawgo", false, "also measure rawgo: a featureless Go proxy loop without net/http, the floor for a purpose-built server loop")
+	flag.IntVar(&o.keepalive, "keepalive", 64, "idle keep-alive connections to the backend: nginx's upstream keepalive and the router's MaxIdleConnsPerEndpoint (a -baseline build older than this flag keeps its default, 64)")
+	flag.BoolVar(&o.routerLog, "router-access-log", true, "let ingot's router publish its access log lines on the bus (false: no access log, to measure what it costs)")
+	flag.StringVar(&o.rawProfile, "rawgo-cpuprofile", "", "write a CPU profile of the rawgo loop for the whole run to this file")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,ingot,nginx,gorouter); default all")
 	flag.Parse()
 	for _, c := range strings.Split(conns, ",") {
@@ -163,12 +169,15 @@ func run(ctx context.Context, o options) error {
 	targets := []target{{name: "direct", url: "http://" + backend.addr + "/"}}
 	var extra []target // TLS targets, appended after the plain ones
 	if wanted(o, "ingot") {
-		env := []string{envRole + "=" + roleRouter, envNATS + "=" + nats.URL()}
+		env := []string{envRole + "=" + roleRouter, envNATS + "=" + nats.URL(), envKeepalive + "=" + strconv.Itoa(o.keepalive)}
 		if certs != nil {
 			env = append(env, envTLSCert+"="+certs.cert, envTLSKey+"="+certs.key)
 		}
 		if o.cpuProfile != "" {
 			env = append(env, envCPUProfile+"="+o.cpuProfile)
+		}
+		if !o.routerLog {
+			env = append(env, envNoAccess+"=1")
 		}
 		rt, err := startSelf("ingot router", env...)
 		if err != nil {
@@ -188,7 +197,7 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.baseline != "" && wanted(o, "baseline") {
 		cmd := exec.Command(o.baseline)
-		cmd.Env = append(os.Environ(), envRole+"="+roleRouter, envNATS+"="+nats.URL())
+		cmd.Env = append(os.Environ(), envRole+"="+roleRouter, envNATS+"="+nats.URL(), envKeepalive+"="+strconv.Itoa(o.keepalive))
 		bl, err := startReady("baseline router", cmd)
 		if err != nil {
 			return err
@@ -203,7 +212,11 @@ func run(ctx context.Context, o options) error {
 		targets = append(targets, target{name: "baseline", url: "http://" + bl.addr + "/", host: benchHost, proc: bl})
 	}
 	if o.raw && wanted(o, "rawgo") {
-		rp, err := startSelf("raw go proxy", envRole+"="+roleRawProxy, envBackend+"="+backend.addr)
+		env := []string{envRole + "=" + roleRawProxy, envBackend + "=" + backend.addr}
+		if o.rawProfile != "" {
+			env = append(env, envRawProfile+"="+o.rawProfile)
+		}
+		rp, err := startSelf("raw go proxy", env...)
 		if err != nil {
 			return err
 		}
@@ -284,7 +297,7 @@ func nginxTarget(ctx context.Context, o options, dir, backend string, certs *cer
 		fmt.Printf("nginx: %v; skipping nginx.\n", err)
 		return target{}, false
 	}
-	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog, certs)
+	p, err := startNginx(ctx, bin, ndir, backend, o.nginxLog, o.keepalive, certs)
 	if err != nil {
 		fmt.Printf("nginx: could not start (%v); skipping nginx.\n", err)
 		return target{}, false

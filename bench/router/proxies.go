@@ -23,8 +23,8 @@ func freePort() (string, error) {
 
 // nginxConf is a reverse proxy equivalent to ingot's router for this
 // benchmark: one worker (master_process off, so the worker is the process
-// whose CPU is measured), HTTP/1.1 keep-alive to the upstream with 64 idle
-// connections, the forwarding headers the router adds, and (unless turned
+// whose CPU is measured), HTTP/1.1 keep-alive to the upstream with -keepalive
+// (64) idle connections, the forwarding headers the router adds, and (unless turned
 // off) a buffered access log, as the router ships an access line per
 // request.
 const nginxConf = `worker_processes 1;
@@ -42,7 +42,7 @@ http {
   scgi_temp_path %[1]s/scgi;
   upstream backend {
     server %[2]s;
-    keepalive 64;
+    keepalive %[6]d;
   }
   server {
     listen %[3]s;
@@ -63,7 +63,7 @@ http {
 `
 
 // startNginx writes a config under dir and runs nginx in the foreground.
-func startNginx(ctx context.Context, bin, dir, backend string, accessLog bool, tlsFiles *certFiles) (*proc, error) {
+func startNginx(ctx context.Context, bin, dir, backend string, accessLog bool, keepalive int, tlsFiles *certFiles) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func startNginx(ctx context.Context, bin, dir, backend string, accessLog bool, t
 		logLine = "access_log " + filepath.Join(dir, "access.log") + " combined buffer=64k flush=1s;"
 	}
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, backend, addr, logLine, tlsLines)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, backend, addr, logLine, tlsLines, keepalive)), 0o644); err != nil {
 		return nil, err
 	}
 	p, err := start("nginx", exec.Command(bin, "-p", dir, "-c", conf))

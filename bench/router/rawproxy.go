@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 )
 
@@ -19,13 +20,27 @@ import (
 // purpose-built server loop save over net/http?" before anyone builds one.
 const roleRawProxy = "rawproxy"
 
-const envBackend = "INGOT_BENCH_BACKEND"
+const (
+	envBackend    = "INGOT_BENCH_BACKEND"
+	envRawProfile = "INGOT_BENCH_RAW_CPUPROFILE"
+)
 
 func runRawProxy() error {
 	backend := os.Getenv(envBackend)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv(envRawProfile); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	announce(ln)
 	ctx, stop := signalContext()

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"syscall"
 
 	"github.com/ingot-paas/ingot/internal/bus"
@@ -28,6 +29,8 @@ const (
 	envCPUProfile = "INGOT_BENCH_CPUPROFILE"
 	envTLSCert    = "INGOT_BENCH_TLS_CERT"
 	envTLSKey     = "INGOT_BENCH_TLS_KEY"
+	envKeepalive  = "INGOT_BENCH_KEEPALIVE"
+	envNoAccess   = "INGOT_BENCH_NO_ACCESS_LOG"
 	roleBackend   = "backend"
 	roleRouter    = "router"
 )
@@ -101,11 +104,18 @@ func runRouter() error {
 	}
 	defer b.Close()
 	cfg := router.Config{ListenAddr: "127.0.0.1:0"}
+	if n, err := strconv.Atoi(os.Getenv(envKeepalive)); err == nil && n > 0 {
+		cfg.MaxIdleConnsPerEndpoint = n
+	}
 	if cert := os.Getenv(envTLSCert); cert != "" {
 		cfg.TLSAddr = "127.0.0.1:0"
 		cfg.Certificates = []router.CertFiles{{CertFile: cert, KeyFile: os.Getenv(envTLSKey)}}
 	}
-	rt, err := router.New(cfg, router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}, log)
+	deps := router.Deps{Bus: b, Logs: logs.NewEmitter(b, log)}
+	if os.Getenv(envNoAccess) != "" {
+		deps.Logs = nil
+	}
+	rt, err := router.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}

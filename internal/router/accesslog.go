@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,91 +38,106 @@ func (a *accessLog) enqueue(st *reqState) {
 	}
 }
 
+// accessLogBatch is how long the access log waits after a line before it
+// emits what has queued: the NATS client then writes a batch of lines to
+// its socket at once instead of one write (and one wake-up of the server)
+// per request.
+const accessLogBatch = 10 * time.Millisecond
+
 // run emits queued lines until ctx is done, then flushes what is queued.
 func (a *accessLog) run(ctx context.Context) {
-	var b strings.Builder
+	buf := make([]byte, 0, 1024)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	drain := func() {
+		for n := len(a.ch); n > 0; n-- {
+			buf = a.emit(buf, <-a.ch)
+		}
+	}
 	for {
 		select {
 		case st := <-a.ch:
-			a.emit(&b, st)
-		case <-ctx.Done():
-			for {
-				select {
-				case st := <-a.ch:
-					a.emit(&b, st)
-				default:
-					return
-				}
+			t.Reset(accessLogBatch)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
 			}
+			buf = a.emit(buf, st)
+			drain()
+		case <-ctx.Done():
+			drain()
+			return
 		}
 	}
 }
 
-func (a *accessLog) emit(b *strings.Builder, st *reqState) {
-	b.Reset()
-	formatAccessLine(b, st)
-	a.em.Emit(st.ep.app, "RTR", a.index, "OUT", b.String())
+func (a *accessLog) emit(buf []byte, st *reqState) []byte {
+	buf = appendAccessLine(buf[:0], st)
+	a.em.Emit(st.ep.app, "RTR", a.index, "OUT", string(buf))
+	return buf
 }
 
-// formatAccessLine writes gorouter's access log format:
+// appendAccessLine appends gorouter's access log format:
 //
 //	host - [time] "METHOD /path HTTP/1.1" status bytes_received bytes_sent "referer" "user-agent" "client:port" "backend:port" x_forwarded_for:"…" x_forwarded_proto:"…" vcap_request_id:"…" response_time:… gorouter_time:… app_id:"…" app_index:"…" instance_id:"…" x_cf_routererror:"…"
-func formatAccessLine(b *strings.Builder, st *reqState) {
-	b.Grow(512)
-	b.WriteString(orDash(st.rawHost))
-	b.WriteString(" - [")
-	b.WriteString(st.start.UTC().Format("2006-01-02T15:04:05.000000000Z"))
-	b.WriteString("] ")
-	writeQuoted(b, st.method+" "+st.uri+" "+st.proto)
+func appendAccessLine(b []byte, st *reqState) []byte {
+	b = append(b, orDash(st.rawHost)...)
+	b = append(b, " - ["...)
+	b = st.start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000000Z")
+	b = append(b, "] \""...)
+	b = appendEscaped(b, st.method)
+	b = append(b, ' ')
+	b = appendEscaped(b, st.uri)
+	b = append(b, ' ')
+	b = appendEscaped(b, st.proto)
+	b = append(b, '"')
 	status := st.rw.status
 	if status == 0 {
 		status = st.status
 	}
-	b.WriteByte(' ')
-	b.WriteString(strconv.Itoa(status))
-	b.WriteByte(' ')
-	b.WriteString(strconv.FormatInt(st.body.n.Load(), 10))
-	b.WriteByte(' ')
-	b.WriteString(strconv.FormatInt(st.rw.bytes, 10))
-	b.WriteByte(' ')
-	writeQuoted(b, st.referer)
-	b.WriteByte(' ')
-	writeQuoted(b, st.userAgent)
-	b.WriteByte(' ')
-	writeQuoted(b, st.remoteAddr)
-	b.WriteByte(' ')
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, st.body.n.Load(), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, st.rw.bytes, 10)
+	b = append(b, ' ')
+	b = appendQuoted(b, st.referer)
+	b = append(b, ' ')
+	b = appendQuoted(b, st.userAgent)
+	b = append(b, ' ')
+	b = appendQuoted(b, st.remoteAddr)
+	b = append(b, ' ')
 	backend, app, index, instance := "", "", "", ""
 	if st.ep != nil {
 		backend, app, index, instance = st.ep.addr, st.ep.app, st.ep.index, st.ep.instanceID
 	}
-	writeQuoted(b, backend)
-	field(b, "x_forwarded_for", st.xff)
-	field(b, "x_forwarded_proto", st.xfp)
-	field(b, "vcap_request_id", st.requestID)
+	b = appendQuoted(b, backend)
+	b = appendField(b, "x_forwarded_for", st.xff)
+	b = appendField(b, "x_forwarded_proto", st.xfp)
+	b = appendField(b, "vcap_request_id", st.requestID)
 	total := st.end.Sub(st.start)
 	own := total
 	if !st.appStart.IsZero() {
 		own = st.appStart.Sub(st.start)
 	}
-	b.WriteString(" response_time:")
-	b.WriteString(seconds(total))
-	b.WriteString(" gorouter_time:")
-	b.WriteString(seconds(own))
-	field(b, "app_id", app)
-	field(b, "app_index", index)
-	field(b, "instance_id", instance)
-	field(b, "x_cf_routererror", st.routerErr)
+	b = append(b, " response_time:"...)
+	b = strconv.AppendFloat(b, total.Seconds(), 'f', 6, 64)
+	b = append(b, " gorouter_time:"...)
+	b = strconv.AppendFloat(b, own.Seconds(), 'f', 6, 64)
+	b = appendField(b, "app_id", app)
+	b = appendField(b, "app_index", index)
+	b = appendField(b, "instance_id", instance)
+	b = appendField(b, "x_cf_routererror", st.routerErr)
+	return b
 }
 
-func field(b *strings.Builder, name, v string) {
-	b.WriteByte(' ')
-	b.WriteString(name)
-	b.WriteByte(':')
-	writeQuoted(b, v)
-}
-
-func seconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', 6, 64)
+func appendField(b []byte, name, v string) []byte {
+	b = append(b, ' ')
+	b = append(b, name...)
+	b = append(b, ':')
+	return appendQuoted(b, v)
 }
 
 func orDash(s string) string {
@@ -133,26 +147,28 @@ func orDash(s string) string {
 	return s
 }
 
-// writeQuoted writes "s" ("-" when empty), escaping quotes, backslashes
+// appendQuoted appends "s" ("-" when empty), escaping quotes, backslashes
 // and control characters so a client cannot forge log fields or lines.
-func writeQuoted(b *strings.Builder, s string) {
-	b.WriteByte('"')
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
 	if s == "" {
-		b.WriteByte('-')
+		b = append(b, '-')
 	}
+	b = appendEscaped(b, s)
+	return append(b, '"')
+}
+
+func appendEscaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+			b = append(b, '\\', c)
 		case c < 0x20 || c == 0x7f:
-			b.WriteString(`\x`)
-			b.WriteByte("0123456789abcdef"[c>>4])
-			b.WriteByte("0123456789abcdef"[c&0xf])
+			b = append(b, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	b.WriteByte('"')
+	return b
 }

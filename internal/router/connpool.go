@@ -15,6 +15,7 @@ type backendConn struct {
 	bw     *bufio.Writer
 	idleAt int64 // unix nano when it went idle
 	reused bool  // it served a request before
+	rdl    int64 // unix nano of the read deadline the loop set; 0 unknown
 }
 
 const backendBufSize = 4 << 10

@@ -125,14 +125,7 @@ func (p *proxy) serveFast(st *reqState, req *http.Request) {
 		if !isConnectError(err) || req.Context().Err() != nil {
 			break
 		}
-		p.rt.metrics.connectErrors.Add(1)
-		if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
-			p.rt.metrics.ejections.Add(1)
-			p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
-				"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
-		} else {
-			p.rt.log.Debug("backend-connect-failed", "uri", st.pool.uri, "address", ep.addr, "error", err)
-		}
+		p.connectFailed(st, ep, err)
 	}
 	if lastErr == nil {
 		lastErr = errNoEndpoints
@@ -141,7 +134,7 @@ func (p *proxy) serveFast(st *reqState, req *http.Request) {
 		// Headers went out; all that can be done is to cut the client off.
 		panic(http.ErrAbortHandler)
 	}
-	p.fail(st, req, lastErr)
+	p.fail(st, req.Context().Err() != nil, lastErr)
 }
 
 // errResponseStarted wraps failures after the response head was sent.
@@ -205,6 +198,7 @@ func idempotent(m string) bool {
 func (p *proxy) roundTrip(st *reqState, req *http.Request, ep *endpoint, bc *backendConn) (err error) {
 	cfg := &p.rt.cfg
 	keep := false
+	bc.rdl = 0 // this path moves the deadlines itself
 	defer func() {
 		if !keep {
 			_ = bc.c.Close()

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,7 +216,9 @@ func (e *env) waitEndpoints(host, path string, n int) {
 		if n < 0 {
 			return p == nil
 		}
-		return p != nil && len(p.eps) == n
+		// The pool must be the route asked for, not a shorter context
+		// path that already matched.
+		return p != nil && len(p.eps) == n && p.path == strings.TrimRight(path, "/")
 	})
 }
 

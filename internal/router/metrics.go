@@ -92,6 +92,11 @@ func (r *Router) serveMetrics(w http.ResponseWriter, req *http.Request) {
 	head(b, "ingot_router_access_log_dropped_total", "counter", "Access log lines dropped because the log pipeline was behind.")
 	sample(b, "ingot_router_access_log_dropped_total", "", uint64(r.acc.dropped.Load()))
 
+	head(b, "ingot_router_connections_rejected_total", "counter", "Client connections closed at once because max_conns were open.")
+	sample(b, "ingot_router_connections_rejected_total", "", uint64(r.loop.rejected.Load()))
+	head(b, "ingot_router_client_connections", "gauge", "Open client connections served by the router's HTTP/1.1 loop.")
+	sample(b, "ingot_router_client_connections", "", uint64(r.loop.active()))
+
 	routes, endpoints, ejected, idle := r.tableStats()
 	head(b, "ingot_router_routes", "gauge", "Routes in the routing table.")
 	sample(b, "ingot_router_routes", "", uint64(routes))

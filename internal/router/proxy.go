@@ -58,6 +58,8 @@ type reqState struct {
 	status    int // response status from the backend (also 101)
 	routerErr string
 
+	lc *loopConn // the server loop's connection; nil on the net/http path
+
 	body countingBody
 	rw   countingWriter
 }
@@ -166,6 +168,9 @@ func newProxy(r *Router) *proxy {
 
 // ServeHTTP routes one request.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.TLS == nil {
+		req.TLS = tlsStateOf(req.Context())
+	}
 	r.inflight.Add(1)
 	defer r.inflight.Add(-1)
 	st := &reqState{
@@ -235,6 +240,10 @@ func (r *Router) missingRoute(st *reqState, appGUID, appIndex string) {
 
 // writeError answers with gorouter's plain-text error body.
 func (r *Router) writeError(st *reqState, code int, routerErr, msg string) {
+	if st.lc != nil {
+		st.lc.writeLoopError(st, code, routerErr, msg)
+		return
+	}
 	st.routerErr = routerErr
 	h := st.rw.Header()
 	h.Set(hdrRouterError, routerErr)
@@ -343,19 +352,26 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !isConnectError(err) || req.Context().Err() != nil {
 			return nil, err
 		}
-		p.rt.metrics.connectErrors.Add(1)
-		if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
-			p.rt.metrics.ejections.Add(1)
-			p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
-				"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
-		} else {
-			p.rt.log.Debug("backend-connect-failed", "uri", st.pool.uri, "address", ep.addr, "error", err)
-		}
+		p.connectFailed(st, ep, err)
 	}
 	if lastErr == nil {
 		lastErr = errNoEndpoints
 	}
 	return nil, lastErr
+}
+
+// connectFailed counts a failed connect to ep and ejects it after
+// EjectAfterFailures in a row.
+func (p *proxy) connectFailed(st *reqState, ep *endpoint, err error) {
+	cfg := &p.rt.cfg
+	p.rt.metrics.connectErrors.Add(1)
+	if ep.connectFailed(time.Now().UnixNano(), cfg.EjectAfterFailures, cfg.EjectFor) {
+		p.rt.metrics.ejections.Add(1)
+		p.rt.log.Warn("endpoint-ejected", "uri", st.pool.uri, "address", ep.addr,
+			"app_guid", ep.app, "instance_id", ep.instanceID, "for", cfg.EjectFor.String(), "error", err)
+	} else {
+		p.rt.log.Debug("backend-connect-failed", "uri", st.pool.uri, "address", ep.addr, "error", err)
+	}
 }
 
 // setInstanceHeaders overwrites the X-CF-* instance headers (a client
@@ -402,13 +418,13 @@ func (p *proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		http.Error(w, "502 Bad Gateway: Registered endpoint failed to handle the request.", http.StatusBadGateway)
 		return
 	}
-	p.fail(st, req, err)
+	p.fail(st, req.Context().Err() != nil, err)
 }
 
 // fail answers 502 for a request no endpoint served, or records 499 when
 // the client went away.
-func (p *proxy) fail(st *reqState, req *http.Request, err error) {
-	if req.Context().Err() != nil {
+func (p *proxy) fail(st *reqState, clientGone bool, err error) {
+	if clientGone {
 		// The client went away; there is nobody to answer.
 		st.status = statusClientClosed
 		p.rt.metrics.clientClosed.Add(1)

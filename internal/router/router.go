@@ -6,14 +6,17 @@
 // endpoints when a connect fails, ejects endpoints that keep failing,
 // prunes endpoints that stop re-registering, and writes an RTR access-log
 // line into each app's log. Clients may speak HTTP/1.1 or HTTP/2 (h2c, or
-// h2 over TLS terminated with a certificate per domain chosen by SNI);
-// backends are spoken to over pooled HTTP/1.1 keep-alive connections on
-// the request's own goroutine (fastpath.go). Prometheus metrics are served
-// on a separate address.
+// h2 over TLS terminated with a certificate per domain chosen by SNI).
+// HTTP/1.1, in clear text or over TLS, is served by the router's own server
+// loop (loop.go), which hands connections it does not handle (HTTP/2,
+// upgrades, unusual framing) to net/http and the ReverseProxy path; backends are spoken to over pooled HTTP/1.1 keep-alive connections
+// on the request's own goroutine (loopproxy.go, fastpath.go). Prometheus
+// metrics are served on a separate address.
 package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,6 +99,9 @@ type Config struct {
 	// LBAlgo balances routes whose registrations set no options.lb_algo:
 	// LBRoundRobin (default) or LBLeastConnection.
 	LBAlgo string
+	// MaxConns bounds the client connections served at once on the plain
+	// listener (default DefaultMaxConns); more are closed at once.
+	MaxConns int
 }
 
 func (c *Config) applyDefaults() {
@@ -122,6 +128,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxIdleConnsPerEndpoint == 0 {
 		c.MaxIdleConnsPerEndpoint = DefaultMaxIdleConnsPerEndpoint
 	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	if c.EjectAfterFailures == 0 {
 		c.EjectAfterFailures = DefaultEjectAfterFailures
 	}
@@ -145,8 +154,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
 	}
-	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 {
-		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint and eject_after_failures must not be negative"))
+	if c.MaxAttempts < 0 || c.MaxIdleConnsPerEndpoint < 0 || c.EjectAfterFailures < 0 || c.MaxConns < 0 {
+		errs = append(errs, errors.New("max_attempts, max_idle_conns_per_endpoint, eject_after_failures and max_conns must not be negative"))
 	}
 	if !validLBAlgo(c.LBAlgo) {
 		errs = append(errs, fmt.Errorf("lb_algo must be %s or %s, not %q", LBRoundRobin, LBLeastConnection, c.LBAlgo))
@@ -179,10 +188,12 @@ type Router struct {
 	proxy *proxy
 	acc   *accessLog
 	ids   *idGen
+	loop  *loopServer // serves ln; hands what it does not handle to srv
 
 	metrics   *metrics
 	metricsLn net.Listener // nil when MetricsAddr is empty
-	tlsLn     net.Listener // nil when TLSAddr is empty
+	tlsLn     net.Listener // TCP; nil when TLSAddr is empty
+	tlsConfig *tls.Config
 	metricSrv *http.Server
 
 	index string // router index, the access log instance id
@@ -210,7 +221,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ln, tlsLn, mln, err := listen(&cfg)
+	ln, tlsLn, mln, tc, err := listen(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +238,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		metrics:      &metrics{},
 		metricsLn:    mln,
 		tlsLn:        tlsLn,
+		tlsConfig:    tc,
 	}
 	if mln != nil {
 		r.metricSrv = &http.Server{
@@ -245,6 +257,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 	}
 	r.acc = newAccessLog(deps.Logs, r.index, accessLogQueue, log)
 	r.proxy = newProxy(r)
+	r.loop = newLoopServer(r)
 	r.baseCtx, r.baseCancel = context.WithCancel(context.Background())
 	r.srv = &http.Server{
 		Handler:           r,
@@ -253,6 +266,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Router, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return r.baseCtx },
+		ConnContext:       handedOffTLS,
 		Protocols:         protocols(&cfg),
 	}
 	return r, nil
@@ -315,10 +329,19 @@ func (r *Router) Run(ctx context.Context) error {
 
 	r.publishStart("start")
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- r.srv.Serve(r.ln) }()
+	go func() {
+		if err := r.loop.serve(r.ln, nil); err != nil {
+			serveErr <- err
+		}
+	}()
+	go func() {
+		if err := r.srv.Serve(r.loop.handoff); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
 	if r.tlsLn != nil {
 		go func() {
-			if err := r.srv.Serve(r.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := r.loop.serve(r.tlsLn, r.tlsConfig); err != nil {
 				serveErr <- err
 			}
 		}()
@@ -352,9 +375,21 @@ func (r *Router) shutdown() {
 	deadline := time.Now().Add(r.drainTimeout)
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	_ = r.ln.Close()
+	if r.tlsLn != nil {
+		_ = r.tlsLn.Close()
+	}
+	r.loop.beginDrain()
 	if err := r.srv.Shutdown(sctx); err != nil {
 		r.log.Warn("router-drain-timeout", "error", err, "in_flight", r.inflight.Load())
 		_ = r.srv.Close()
+	}
+	for r.loop.active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.loop.active(); n > 0 {
+		r.log.Warn("router-drain-timeout", "connections", n, "in_flight", r.inflight.Load())
+		r.loop.closeAll()
 	}
 	r.baseCancel()
 	for r.inflight.Load() > 0 && time.Now().Before(deadline.Add(time.Second)) {

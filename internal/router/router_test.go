@@ -206,8 +206,18 @@ func TestWildcardRoutes(t *testing.T) {
 	exact := namedBackend(t, "exact")
 	deeper := namedBackend(t, "deeper")
 	e.register(reg(t, wild.URL, "w", "0", "*.wild.example.com"), "foo.wild.example.com", "/", 1)
-	e.register(reg(t, exact.URL, "e", "0", "exact.wild.example.com"), "exact.wild.example.com", "/", 1)
-	e.register(reg(t, deeper.URL, "d", "0", "*.sub.wild.example.com"), "x.sub.wild.example.com", "/", 1)
+	// The wildcard already answers for these hosts: wait for the new
+	// routes themselves.
+	for _, r := range []struct{ url, instance, uri, host string }{
+		{exact.URL, "e", "exact.wild.example.com", "exact.wild.example.com"},
+		{deeper.URL, "d", "*.sub.wild.example.com", "x.sub.wild.example.com"},
+	} {
+		e.publish(bus.SubjectRouterRegister, reg(t, r.url, r.instance, "0", r.uri))
+		eventually(t, "route "+r.uri, func() bool {
+			p := e.r.reg.table().lookup(r.host, "/")
+			return p != nil && len(p.eps) == 1 && p.eps[0].instanceID == r.instance
+		})
+	}
 
 	cases := []struct {
 		host   string

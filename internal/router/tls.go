@@ -51,12 +51,12 @@ func protocols(cfg *Config) *http.Protocols {
 }
 
 // listen binds the router's listeners: plain HTTP, then the optional TLS
-// and metrics ones. On failure nothing stays bound.
-func listen(cfg *Config) (ln, tlsLn, metricsLn net.Listener, err error) {
-	var tc *tls.Config
+// (a TCP listener and the TLS config to serve it with) and metrics ones.
+// On failure nothing stays bound.
+func listen(cfg *Config) (ln, tlsLn, metricsLn net.Listener, tc *tls.Config, err error) {
 	if cfg.TLSAddr != "" {
 		if tc, err = buildTLSConfig(cfg); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	closeAll := func() {
@@ -67,23 +67,22 @@ func listen(cfg *Config) (ln, tlsLn, metricsLn net.Listener, err error) {
 		}
 	}
 	if ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
-		return nil, nil, nil, fmt.Errorf("router listen on %s: %w", cfg.ListenAddr, err)
+		return nil, nil, nil, nil, fmt.Errorf("router listen on %s: %w", cfg.ListenAddr, err)
 	}
 	if tc != nil {
-		l, lerr := net.Listen("tcp", cfg.TLSAddr)
-		if lerr != nil {
+		// The server loop terminates TLS itself (loop.go).
+		if tlsLn, err = net.Listen("tcp", cfg.TLSAddr); err != nil {
 			closeAll()
-			return nil, nil, nil, fmt.Errorf("router tls listen on %s: %w", cfg.TLSAddr, lerr)
+			return nil, nil, nil, nil, fmt.Errorf("router tls listen on %s: %w", cfg.TLSAddr, err)
 		}
-		tlsLn = tls.NewListener(l, tc)
 	}
 	if cfg.MetricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			closeAll()
-			return nil, nil, nil, fmt.Errorf("router metrics listen on %s: %w", cfg.MetricsAddr, err)
+			return nil, nil, nil, nil, fmt.Errorf("router metrics listen on %s: %w", cfg.MetricsAddr, err)
 		}
 	}
-	return ln, tlsLn, metricsLn, nil
+	return ln, tlsLn, metricsLn, tc, nil
 }
 
 // TLSAddr is the address of the TLS listener; "" when off.

@@ -12,12 +12,17 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // writeCert makes a self-signed certificate for names in dir and returns
@@ -159,5 +164,102 @@ func TestTLSConfigErrors(t *testing.T) {
 		if !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%s: err %v, want ErrInvalidConfig", name, err)
 		}
+	}
+}
+
+// HTTP/1.1 over TLS is served by the loop; a request the loop hands to
+// net/http mid-connection (a chunked upload) still counts as HTTPS.
+func TestTLSLoopKeepAliveAndHandOff(t *testing.T) {
+	dir := t.TempDir()
+	cf, cert := writeCert(t, dir, "a", "a.example.com")
+	e := newEnv(t, envOpt{cfg: func(c *Config) {
+		c.TLSAddr = "127.0.0.1:0"
+		c.Certificates = []CertFiles{cf}
+	}})
+	s, seen := recordingBackend(t, false)
+	e.register(reg(t, s.URL, "i", "0", "a.example.com"), "a.example.com", "/", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	var dials atomic.Int64
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "a.example.com"},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}, // HTTP/1.1
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i, body := range []io.Reader{nil, strings.NewReader("sized"), io.MultiReader(strings.NewReader("chunked")), nil} {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+e.r.TLSAddr()+"/", body)
+		req.Host = "a.example.com"
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "ok" || res.ProtoMajor != 1 {
+			t.Fatalf("request %d: %s %d %q", i, res.Proto, res.StatusCode, b)
+		}
+		if got := <-seen; got.header.Get("X-Forwarded-Proto") != "https" {
+			t.Errorf("request %d: X-Forwarded-Proto %q, want https", i, got.header.Get("X-Forwarded-Proto"))
+		}
+	}
+	if d := dials.Load(); d != 1 {
+		t.Errorf("client dialled %d connections for 4 keep-alive requests, want 1", d)
+	}
+}
+
+// A websocket over TLS: the loop terminates TLS, then hands the upgrade to
+// net/http and the reverse proxy.
+func TestTLSWebsocket(t *testing.T) {
+	dir := t.TempDir()
+	cf, cert := writeCert(t, dir, "ws", "ws.example.com")
+	e := newEnv(t, envOpt{cfg: func(c *Config) {
+		c.TLSAddr = "127.0.0.1:0"
+		c.Certificates = []CertFiles{cf}
+	}})
+	var proto atomic.Value
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Header.Get("X-Forwarded-Proto"))
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, data, err := c.Read(r.Context())
+		if err == nil {
+			_ = c.Write(r.Context(), typ, append([]byte("echo:"), data...))
+		}
+		_, _, _ = c.Read(r.Context())
+	}))
+	t.Cleanup(s.Close)
+	e.register(reg(t, s.URL, "ws", "0", "ws.example.com"), "ws.example.com", "/", 1)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "ws.example.com"},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "wss://"+e.r.TLSAddr()+"/socket", &websocket.DialOptions{
+		Host: "ws.example.com", HTTPClient: &http.Client{Transport: tr},
+	})
+	if err != nil {
+		t.Fatalf("wss through the router: %v", err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := c.Read(ctx); err != nil || string(data) != "echo:hi" {
+		t.Fatalf("echo: %q %v", data, err)
+	}
+	if p, _ := proto.Load().(string); p != "https" {
+		t.Errorf("backend saw X-Forwarded-Proto %q, want https", p)
 	}
 }
