@@ -5,16 +5,19 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ingot-paas/ingot/internal/bus"
 	"github.com/ingot-paas/ingot/internal/messages"
 )
 
-// Publisher is the part of the bus an Emitter needs.
+// Publisher is the part of the bus an Emitter needs. Publish must be done
+// with data when it returns (the NATS client copies it into its buffer).
 type Publisher interface {
-	PublishJSON(subject string, v any) error
+	Publish(subject string, data []byte) error
 }
+
 
 // Emitter writes lines into apps' logs over the bus. It never blocks the
 // caller on a slow log pipeline: NATS publishes are buffered and bounded.
@@ -22,11 +25,16 @@ type Emitter struct {
 	pub Publisher
 	log *slog.Logger
 	now func() time.Time
+	// bufs recycles the buffers lines are encoded into: every routed
+	// request emits one.
+	bufs sync.Pool
 }
 
 // NewEmitter makes an emitter publishing on pub.
 func NewEmitter(pub Publisher, log *slog.Logger) *Emitter {
-	return &Emitter{pub: pub, log: log, now: time.Now}
+	e := &Emitter{pub: pub, log: log, now: time.Now}
+	e.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return e
 }
 
 // Emit publishes one line. Long lines are cut at 64 KiB.
@@ -45,7 +53,13 @@ func (e *Emitter) Emit(appGUID, sourceType, instanceID, stream, msg string) {
 		Stream:     stream,
 		Timestamp:  e.now().UnixNano(),
 	}
-	if err := e.pub.PublishJSON(bus.LogSubject(appGUID), &l); err != nil {
+	bp := e.bufs.Get().(*[]byte)
+	*bp = l.AppendJSON((*bp)[:0])
+	err := e.pub.Publish(bus.LogSubject(appGUID), *bp)
+	if cap(*bp) <= 64<<10+1024 {
+		e.bufs.Put(bp)
+	}
+	if err != nil {
 		e.log.Debug("log-emit-failed", "app_guid", appGUID, "error", err)
 	}
 }

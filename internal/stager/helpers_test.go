@@ -33,12 +33,14 @@ type logRecorder struct {
 	lines []messages.LogLine
 }
 
-func (r *logRecorder) PublishJSON(subject string, v any) error {
-	if l, ok := v.(*messages.LogLine); ok {
-		r.mu.Lock()
-		r.lines = append(r.lines, *l)
-		r.mu.Unlock()
+func (r *logRecorder) Publish(subject string, data []byte) error {
+	var l messages.LogLine
+	if err := messages.Decode(data, &l); err != nil {
+		return err
 	}
+	r.mu.Lock()
+	r.lines = append(r.lines, l)
+	r.mu.Unlock()
 	return nil
 }
 
