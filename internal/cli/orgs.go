@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -91,22 +92,14 @@ func newCreateSpaceCommand(o *options) *cobra.Command {
 		Short: "Create a space in the targeted org (or -o ORG)",
 		Args:  appNameArgs("SPACE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n := needOrg
-			if org != "" {
-				n = needAPI
-			}
-			s, err := newSession(cmd, o, n)
+			s, err := newSession(cmd, o, orgNeed(org))
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			orgGUID, orgName := s.cfg.OrgGUID, s.cfg.OrgName
-			if org != "" {
-				found, err := s.c.GetOrgByName(ctx, org)
-				if err != nil {
-					return err
-				}
-				orgGUID, orgName = found.GUID, found.Name
+			orgGUID, orgName, err := s.orgOrTarget(ctx, org)
+			if err != nil {
+				return err
 			}
 			s.printf("Creating space %s in org %s as %s...\n", args[0], orgName, s.user())
 			if _, err := s.c.CreateSpace(ctx, orgGUID, args[0]); err != nil {
@@ -231,22 +224,14 @@ func newDeleteSpaceCommand(o *options) *cobra.Command {
 		Short: "Delete a space with its apps, services and routes",
 		Args:  appNameArgs("SPACE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			n := needOrg
-			if org != "" {
-				n = needAPI
-			}
-			s, err := newSession(cmd, o, n)
+			s, err := newSession(cmd, o, orgNeed(org))
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			orgGUID, orgName := s.cfg.OrgGUID, s.cfg.OrgName
-			if org != "" {
-				found, err := s.c.GetOrgByName(ctx, org)
-				if err != nil {
-					return err
-				}
-				orgGUID, orgName = found.GUID, found.Name
+			orgGUID, orgName, err := s.orgOrTarget(ctx, org)
+			if err != nil {
+				return err
 			}
 			if ok, err := s.confirm(force, fmt.Sprintf("Really delete the space %s, including its apps, service instances and routes? [yN]: ", args[0])); err != nil || !ok {
 				return err
@@ -276,4 +261,24 @@ func newDeleteSpaceCommand(o *options) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "delete without asking for confirmation")
 	cmd.Flags().StringVarP(&org, "org", "o", "", "organization (default: the targeted one)")
 	return cmd
+}
+
+// orgNeed: a command with -o ORG needs no targeted org.
+func orgNeed(org string) need {
+	if org != "" {
+		return needAPI
+	}
+	return needOrg
+}
+
+// orgOrTarget is the org named by -o, or the targeted one.
+func (s *session) orgOrTarget(ctx context.Context, name string) (guid, orgName string, err error) {
+	if name == "" {
+		return s.cfg.OrgGUID, s.cfg.OrgName, nil
+	}
+	o, err := s.c.GetOrgByName(ctx, name)
+	if err != nil {
+		return "", "", err
+	}
+	return o.GUID, o.Name, nil
 }

@@ -327,16 +327,8 @@ func (c *Controller) finishDeployment(dep *store.Deployment, reason, why string)
 // controller that stopped carry on (a run is idempotent: indices already
 // on the new version are skipped).
 func (c *Controller) resumeDeployments(ctx context.Context) {
-	select {
-	case <-ctx.Done():
+	if !c.waitForActualState(ctx) {
 		return
-	case <-c.rt.firstAd:
-	case <-time.After(3 * time.Second):
-	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(c.cfg.HeartbeatTTL/3 + time.Second):
 	}
 	deps, err := c.deps.Store.Deployments().List(ctx, store.ListOptions{States: []string{store.DeploymentActive}})
 	if err != nil {

@@ -259,23 +259,11 @@ func (c *Controller) updateOrgQuota(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return notFound(err, "Organization quota")
 	}
-	if b.Name != nil {
-		if err := validateName("Name", *b.Name); err != nil {
-			return err
-		}
-		q.Name = *b.Name
-	}
-	if err := b.applyLimits(&q.QuotaLimits, true); err != nil {
+	if err := b.applyTo(&q.Name, &q.QuotaLimits, true); err != nil {
 		return err
 	}
 	if err := c.deps.Store.OrgQuotas().Update(ctx, q); err != nil {
-		switch {
-		case errors.Is(err, store.ErrDuplicate):
-			return apierr.Unprocessable("Organization Quota '%s' already exists.", q.Name)
-		case errors.Is(err, store.ErrConflict):
-			return apierr.Unprocessable("The quota changed while it was updated; try again")
-		}
-		return notFound(err, "Organization quota")
+		return quotaUpdateError(err, "Organization", q.Name)
 	}
 	p, err := c.presentOrgQuota(ctx, q)
 	if err != nil {
@@ -500,23 +488,11 @@ func (c *Controller) updateSpaceQuota(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return notFound(err, "Space quota")
 	}
-	if b.Name != nil {
-		if err := validateName("Name", *b.Name); err != nil {
-			return err
-		}
-		q.Name = *b.Name
-	}
-	if err := b.applyLimits(&q.QuotaLimits, false); err != nil {
+	if err := b.applyTo(&q.Name, &q.QuotaLimits, false); err != nil {
 		return err
 	}
 	if err := c.deps.Store.SpaceQuotas().Update(ctx, q); err != nil {
-		switch {
-		case errors.Is(err, store.ErrDuplicate):
-			return apierr.Unprocessable("Space Quota '%s' already exists.", q.Name)
-		case errors.Is(err, store.ErrConflict):
-			return apierr.Unprocessable("The quota changed while it was updated; try again")
-		}
-		return notFound(err, "Space quota")
+		return quotaUpdateError(err, "Space", q.Name)
 	}
 	return c.writeSpaceQuota(w, r, http.StatusOK, q)
 }
@@ -579,4 +555,27 @@ func (c *Controller) removeSpaceQuota(w http.ResponseWriter, r *http.Request) er
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// applyTo applies an update body to a quota's name and limits.
+func (b *quotaBody) applyTo(name *string, l *store.QuotaLimits, org bool) error {
+	if b.Name != nil {
+		if err := validateName("Name", *b.Name); err != nil {
+			return err
+		}
+		*name = *b.Name
+	}
+	return b.applyLimits(l, org)
+}
+
+// quotaUpdateError turns a store error of an update of a kind ("Organization"
+// or "Space") quota into CF's answer.
+func quotaUpdateError(err error, kind, name string) error {
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return apierr.Unprocessable("%s Quota '%s' already exists.", kind, name)
+	case errors.Is(err, store.ErrConflict):
+		return apierr.Unprocessable("The quota changed while it was updated; try again")
+	}
+	return notFound(err, kind+" quota")
 }

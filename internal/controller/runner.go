@@ -712,16 +712,8 @@ func (c *Controller) desiredState(ctx context.Context) (*messages.DesiredStateRe
 // and one heartbeat interval (so instances still running from before are
 // known), it places the missing indices of every STARTED app.
 func (c *Controller) restartStartedApps(ctx context.Context) {
-	select {
-	case <-ctx.Done():
+	if !c.waitForActualState(ctx) {
 		return
-	case <-c.rt.firstAd:
-	case <-time.After(3 * time.Second):
-	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(c.cfg.HeartbeatTTL/3 + time.Second):
 	}
 	apps, err := c.deps.Store.Apps().List(ctx, store.ListOptions{States: []string{store.AppStarted}})
 	if err != nil {
@@ -742,4 +734,22 @@ func (c *Controller) restartStartedApps(ctx context.Context) {
 	if n > 0 {
 		c.log.Info("started-apps-resumed", "apps", n)
 	}
+}
+
+// waitForActualState waits, after a start, for the first advertisements
+// and one heartbeat interval, so instances still running from before are
+// known; false when ctx ends first.
+func (c *Controller) waitForActualState(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.rt.firstAd:
+	case <-time.After(3 * time.Second):
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(c.cfg.HeartbeatTTL/3 + time.Second):
+	}
+	return true
 }

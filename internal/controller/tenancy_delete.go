@@ -73,16 +73,7 @@ func (c *Controller) deleteSpaceNow(ctx context.Context, guid string) error {
 		}
 	}
 	return st.InTx(ctx, func(tx store.Store) error {
-		roles, err := tx.Roles().List(ctx, store.ListOptions{SpaceGUIDs: []string{guid}})
-		if err != nil {
-			return err
-		}
-		for _, ro := range roles {
-			if err := ignoreNotFound(tx.Roles().Delete(ctx, ro.GUID)); err != nil {
-				return err
-			}
-		}
-		if err := ignoreNotFound(tx.QuotaAssignments().Delete(ctx, guid)); err != nil {
+		if err := dropRolesAndQuota(ctx, tx, store.ListOptions{SpaceGUIDs: []string{guid}}, guid); err != nil {
 			return err
 		}
 		return ignoreNotFound(tx.Spaces().Delete(ctx, guid))
@@ -126,16 +117,7 @@ func (c *Controller) deleteOrgNow(ctx context.Context, guid string) error {
 		c.publishRoutesFor(ctx, dests)
 	}
 	return st.InTx(ctx, func(tx store.Store) error {
-		roles, err := tx.Roles().List(ctx, store.ListOptions{OrgGUIDs: []string{guid}})
-		if err != nil {
-			return err
-		}
-		for _, ro := range roles {
-			if err := ignoreNotFound(tx.Roles().Delete(ctx, ro.GUID)); err != nil {
-				return err
-			}
-		}
-		if err := ignoreNotFound(tx.QuotaAssignments().Delete(ctx, guid)); err != nil {
+		if err := dropRolesAndQuota(ctx, tx, store.ListOptions{OrgGUIDs: []string{guid}}, guid); err != nil {
 			return err
 		}
 		return ignoreNotFound(tx.Orgs().Delete(ctx, guid))
@@ -166,4 +148,19 @@ func errDetail(err error) string {
 		return ae.Detail
 	}
 	return err.Error()
+}
+
+// dropRolesAndQuota deletes the roles matching roles and the quota
+// assignment of the org or space guid.
+func dropRolesAndQuota(ctx context.Context, tx store.Store, roles store.ListOptions, guid string) error {
+	rs, err := tx.Roles().List(ctx, roles)
+	if err != nil {
+		return err
+	}
+	for _, ro := range rs {
+		if err := ignoreNotFound(tx.Roles().Delete(ctx, ro.GUID)); err != nil {
+			return err
+		}
+	}
+	return ignoreNotFound(tx.QuotaAssignments().Delete(ctx, guid))
 }
