@@ -18,7 +18,6 @@ type Publisher interface {
 	Publish(subject string, data []byte) error
 }
 
-
 // Emitter writes lines into apps' logs over the bus. It never blocks the
 // caller on a slow log pipeline: NATS publishes are buffered and bounded.
 type Emitter struct {
