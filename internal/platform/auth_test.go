@@ -30,3 +30,23 @@ func TestTokenFlags(t *testing.T) {
 		t.Fatal("a bad proxy was accepted")
 	}
 }
+
+func TestDropletsKeptFlag(t *testing.T) {
+	run := func(args ...string) (int, error) {
+		var n int
+		cmd := &cobra.Command{Use: "controller", RunE: func(*cobra.Command, []string) error { return nil }}
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		addDropletsKeptFlag(cmd, &n)
+		cmd.SetArgs(args)
+		return n, cmd.Execute()
+	}
+	if n, err := run(); err != nil || n != 5 {
+		t.Fatalf("default: %d %v", n, err)
+	}
+	if n, err := run("--droplets-kept", "9"); err != nil || n != 9 {
+		t.Fatalf("--droplets-kept 9: %d %v", n, err)
+	}
+	if _, err := run("--droplets-kept", "0"); err == nil {
+		t.Fatal("--droplets-kept 0 was accepted")
+	}
+}

@@ -143,6 +143,7 @@ which one it uses and why.`,
 	cmd.Flags().IntVar(&o.DEAs, "deas", 1, "number of DEAs to run")
 	cmd.Flags().StringArrayVar(&services, "service", nil, "run a built-in broker and put it in the marketplace: OFFERING=ADMIN_URL (postgres, mysql or redis; repeatable)")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
+	addDropletsKeptFlag(cmd, &o.DropletsKept)
 	cmd.Flags().StringVar(&o.Backend, "backend", envOr("INGOT_BACKEND", BackendAuto), "container backend: auto (runc if it works here, else process), runc or process")
 	cmd.Flags().StringVar(&o.RuncPath, "runc", envOr("INGOT_RUNC", "runc"), "runc binary for the runc backend")
 	lf.add(cmd, "text")
@@ -246,6 +247,7 @@ func controllerCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.RouterURL, "router-url", envOr("INGOT_ROUTER_URL", ""), "public router URL, shown to users")
 	cmd.Flags().StringVar(&o.DatabaseURL, "database-url", envOr("INGOT_DATABASE_URL", ""), "PostgreSQL URL (default: SQLite in the data dir)")
 	addPackageLimitFlags(cmd, &o.MaxPackageBytes, &o.MaxPackageFiles)
+	addDropletsKeptFlag(cmd, &o.DropletsKept)
 	addTokenFlags(cmd, &o)
 	return cmd
 }
@@ -303,6 +305,22 @@ func healthmgrCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.ID, "id", os.Getenv("INGOT_HM_ID"), "this health manager's name as a lease holder (default: random)")
 	cmd.Flags().DurationVar(&o.LeaseTTL, "lease-ttl", 4*time.Second, "life of the acting lease; a standby takes over within it when the holder dies")
 	return cmd
+}
+
+// addDropletsKeptFlag adds --droplets-kept: droplets per app kept for
+// rollback.
+func addDropletsKeptFlag(cmd *cobra.Command, n *int) {
+	cmd.Flags().IntVar(n, "droplets-kept", int(envInt("INGOT_DROPLETS_KEPT", 5)), "staged droplets kept per app for 'ingot rollback' (the current one is always kept)")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if *n < 1 {
+			return fmt.Errorf("--droplets-kept must be at least 1")
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
 }
 
 // addPackageLimitFlags adds the upload limits: the unpacked size of a

@@ -45,6 +45,9 @@ type Options struct {
 	// MaxPackageBytes and MaxPackageFiles bound uploads (0 = defaults).
 	MaxPackageBytes int64
 	MaxPackageFiles int
+	// DropletsKept is how many droplets per app are kept for rollback
+	// (0 = 5).
+	DropletsKept int
 	// Services maps a built-in broker (postgres, mysql, redis) to the admin
 	// URL of the server it provisions on; each runs in-process and is
 	// registered with the controller.

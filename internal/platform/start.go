@@ -70,6 +70,7 @@ func Start(ctx context.Context, opts Options) (*Platform, error) {
 		NATSURL: natsURL, DataDir: opts.DataDir, ListenAddr: opts.APIAddr,
 		Domain: opts.Domain, Admin: admin, RouterURL: p.RouterURL, Log: opts.Log,
 		MaxPackageBytes: opts.MaxPackageBytes, MaxPackageFiles: opts.MaxPackageFiles,
+		DropletsKept: opts.DropletsKept,
 	})
 	if err != nil {
 		return fail(err)
@@ -168,7 +169,9 @@ type ControllerOptions struct {
 	// MaxPackageBytes and MaxPackageFiles bound uploads (0 = defaults).
 	MaxPackageBytes int64
 	MaxPackageFiles int
-	Log             *slog.Logger
+	// DropletsKept is how many droplets per app are kept (0 = 5).
+	DropletsKept int
+	Log          *slog.Logger
 	// AccessTokenTTL and RefreshTokenTTL are token lifetimes (0 = 10m
 	// and 7 days).
 	AccessTokenTTL  time.Duration
@@ -226,6 +229,7 @@ func StartController(ctx context.Context, p *Platform, o ControllerOptions) (*co
 		RouterURL:       o.RouterURL,
 		MaxPackageBytes: o.MaxPackageBytes,
 		MaxPackageFiles: o.MaxPackageFiles,
+		DropletsKept:    o.DropletsKept,
 		AccessTokenTTL:  o.AccessTokenTTL,
 		RefreshTokenTTL: o.RefreshTokenTTL,
 		UAA:             auth.ServerConfig{Limits: auth.LimitConfig{TrustedProxies: o.TrustedProxies}},
