@@ -66,6 +66,17 @@ func TestAppsAndApp(t *testing.T) {
 		one.InstanceDetails[0].MemoryQuotaBytes != 256<<20 || one.Stack != "host" || one.Buildpacks[0] != "go_buildpack" {
 		t.Errorf("app --json = %+v", one)
 	}
+	// A running rolling deployment shows in the summary.
+	if strings.Contains(r.out, "deployment:") {
+		t.Errorf("a deployment shown while none runs:\n%s", r.out)
+	}
+	g, _, _ := f.guids("alpha")
+	f.mu.Lock()
+	f.deployments = map[string]map[string]any{g: {"guid": "dep-1", "strategy": "rolling", "created_at": "2026-11-24T10:00:00Z",
+		"status": map[string]any{"value": "ACTIVE", "reason": "DEPLOYING"}, "droplet": map[string]string{"guid": "drop-2"}}}
+	f.mu.Unlock()
+	r = runCLI(t, "", "app", "alpha")
+	mustContain(t, "app during a deployment", r.out, "deployment:        rolling, deploying since 2026-11-24T10:00:00Z (droplet drop-2)")
 	r = runCLI(t, "", "app", "nope")
 	if r.code != 1 || !strings.Contains(r.err, "FAILED\nApp 'nope' not found") {
 		t.Errorf("app nope: %+v", r)

@@ -52,6 +52,8 @@ type fakeCC struct {
 	stuck         bool   // instances stay STARTING
 	manifestError string // apply_manifest jobs fail with this detail
 	expiresIn     time.Duration
+	// deployments are ACTIVE deployments by app guid.
+	deployments map[string]map[string]any
 }
 
 type fakeApp struct {
@@ -340,6 +342,12 @@ func (f *fakeCC) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(202)
 	case len(p) == 4 && p[0] == "api" && p[2] == "read":
 		f.readLogs(w, r, p[3])
+	case r.URL.Path == "/v3/deployments" && r.Method == http.MethodGet:
+		var res []any
+		if d, ok := f.deployments[q.Get("app_guids")]; ok && q.Get("status_values") == "ACTIVE" {
+			res = append(res, d)
+		}
+		writeJSON(w, 200, map[string]any{"pagination": map[string]any{"total_results": len(res), "total_pages": 1}, "resources": append([]any{}, res...)})
 	default:
 		writeJSON(w, 404, map[string]any{"errors": []map[string]any{{"code": 10000, "title": "CF-NotFound", "detail": "Unknown request"}}})
 	}

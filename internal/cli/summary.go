@@ -24,6 +24,8 @@ type appView struct {
 	procs   []procView
 	routes  []client.Route
 	droplet *client.Droplet
+	// deployment is the app's running rolling deployment, if any.
+	deployment *client.Deployment
 }
 
 // loadAppView gathers an app's processes, instance stats, routes and
@@ -52,6 +54,10 @@ func (s *session) loadAppView(ctx context.Context, app *client.App) (*appView, e
 		v.droplet = d
 	case !client.IsNotFound(err):
 		return nil, fmt.Errorf("get current droplet of %s: %w", app.Name, err)
+	}
+	// A server without deployments is fine: there is just none to show.
+	if dep, err := s.c.ActiveDeployment(ctx, app.GUID); err == nil {
+		v.deployment = dep
 	}
 	return v, nil
 }
@@ -203,6 +209,10 @@ func (s *session) printAppView(w io.Writer, v *appView) {
 	fmt.Fprintf(tw, "last uploaded:\t%s\n", lastUploaded)
 	fmt.Fprintf(tw, "stack:\t%s\n", stack)
 	fmt.Fprintf(tw, "buildpacks:\t%s\n", buildpacks)
+	if dep := v.deployment; dep != nil {
+		fmt.Fprintf(tw, "deployment:\t%s, %s since %s (droplet %s)\n", dep.Strategy, strings.ToLower(dep.Status.Reason),
+			dep.CreatedAt.UTC().Format(time.RFC3339), dep.Droplet.GUID)
+	}
 	tw.Flush()
 
 	now := s.opts.now()

@@ -81,3 +81,10 @@ func (c *Client) ListAppDroplets(ctx context.Context, appGUID string, states ...
 	}
 	return listAll[Droplet](ctx, c, "/v3/apps/"+pathEscape(appGUID)+"/droplets", q)
 }
+
+// ActiveDeployment returns the app's running deployment, or a 404
+// *APIError when none runs (the cf CLI's lookup).
+func (c *Client) ActiveDeployment(ctx context.Context, appGUID string) (*Deployment, error) {
+	q := url.Values{"app_guids": {appGUID}, "status_values": {DeploymentActive}, "order_by": {"-created_at"}, "page": {"1"}, "per_page": {"1"}}
+	return first[Deployment](ctx, c, "/v3/deployments", q, "Deployment", appGUID)
+}
