@@ -398,12 +398,7 @@ func (c *Controller) writeBuilds(w http.ResponseWriter, r *http.Request, lp list
 }
 
 func (c *Controller) listBuilds(w http.ResponseWriter, r *http.Request) error {
-	lp, err := parseList(r, false)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	lp, q, readableApps, err := c.appScopedList(r)
 	if err != nil {
 		return err
 	}
@@ -446,12 +441,7 @@ func (c *Controller) writeDroplets(w http.ResponseWriter, r *http.Request, lp li
 }
 
 func (c *Controller) listDroplets(w http.ResponseWriter, r *http.Request) error {
-	lp, err := parseList(r, false)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	lp, q, readableApps, err := c.appScopedList(r)
 	if err != nil {
 		return err
 	}

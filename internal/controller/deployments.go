@@ -153,12 +153,7 @@ func (c *Controller) getDeployment(w http.ResponseWriter, r *http.Request) error
 }
 
 func (c *Controller) listDeployments(w http.ResponseWriter, r *http.Request) error {
-	lp, err := parseList(r, false)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	apps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	lp, q, apps, err := c.appScopedList(r)
 	if err != nil {
 		return err
 	}

@@ -59,12 +59,7 @@ func (c *Controller) writePackages(w http.ResponseWriter, r *http.Request, lp li
 }
 
 func (c *Controller) listPackages(w http.ResponseWriter, r *http.Request) error {
-	lp, err := parseList(r, false)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	readableApps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	lp, q, readableApps, err := c.appScopedList(r)
 	if err != nil {
 		return err
 	}

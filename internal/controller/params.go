@@ -167,3 +167,16 @@ func includes(r *http.Request) map[string]bool {
 	}
 	return out
 }
+
+// appScopedList starts a list of resources that belong to apps: the list
+// parameters, the query, and the app_guids filter narrowed to the apps
+// the caller may read (nil: no filter, all visible).
+func (c *Controller) appScopedList(r *http.Request) (listParams, url.Values, []string, error) {
+	lp, err := parseList(r, false)
+	if err != nil {
+		return lp, nil, nil, err
+	}
+	q := r.URL.Query()
+	apps, err := c.restrictApps(r.Context(), filterValues(q, "app_guids"))
+	return lp, q, apps, err
+}

@@ -207,10 +207,7 @@ func (c *Controller) createOrgQuota(w http.ResponseWriter, r *http.Request) erro
 	}
 	err := c.deps.Store.InTx(ctx, func(tx store.Store) error {
 		if err := tx.OrgQuotas().Create(ctx, q); err != nil {
-			if errors.Is(err, store.ErrDuplicate) {
-				return apierr.Unprocessable("Organization Quota '%s' already exists.", q.Name)
-			}
-			return err
+			return quotaWriteError(err, "Organization", q.Name)
 		}
 		return c.assignOrgQuota(ctx, tx, q, orgs)
 	})
@@ -263,7 +260,7 @@ func (c *Controller) updateOrgQuota(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	if err := c.deps.Store.OrgQuotas().Update(ctx, q); err != nil {
-		return quotaUpdateError(err, "Organization", q.Name)
+		return quotaWriteError(err, "Organization", q.Name)
 	}
 	p, err := c.presentOrgQuota(ctx, q)
 	if err != nil {
@@ -448,10 +445,7 @@ func (c *Controller) createSpaceQuota(w http.ResponseWriter, r *http.Request) er
 	}
 	err := c.deps.Store.InTx(ctx, func(tx store.Store) error {
 		if err := tx.SpaceQuotas().Create(ctx, q); err != nil {
-			if errors.Is(err, store.ErrDuplicate) {
-				return apierr.Unprocessable("Space Quota '%s' already exists.", q.Name)
-			}
-			return err
+			return quotaWriteError(err, "Space", q.Name)
 		}
 		return c.assignSpaceQuota(ctx, tx, q, spaces)
 	})
@@ -492,7 +486,7 @@ func (c *Controller) updateSpaceQuota(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if err := c.deps.Store.SpaceQuotas().Update(ctx, q); err != nil {
-		return quotaUpdateError(err, "Space", q.Name)
+		return quotaWriteError(err, "Space", q.Name)
 	}
 	return c.writeSpaceQuota(w, r, http.StatusOK, q)
 }
@@ -568,9 +562,9 @@ func (b *quotaBody) applyTo(name *string, l *store.QuotaLimits, org bool) error 
 	return b.applyLimits(l, org)
 }
 
-// quotaUpdateError turns a store error of an update of a kind ("Organization"
+// quotaWriteError turns a store error of a create or update of a kind ("Organization"
 // or "Space") quota into CF's answer.
-func quotaUpdateError(err error, kind, name string) error {
+func quotaWriteError(err error, kind, name string) error {
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		return apierr.Unprocessable("%s Quota '%s' already exists.", kind, name)
